@@ -1,0 +1,64 @@
+import type { BenchOptions } from './options';
+import type { MachineInfo, Versions } from './machine';
+
+export interface ScenarioResult {
+  readonly name: string;
+  readonly description: string;
+  readonly connections: number;
+  readonly requestsPerSecond: number;
+  readonly requests: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  readonly latencyMaxMs: number;
+  /** Connection errors + timeouts + non-2xx answers: must be zero. */
+  readonly errors: number;
+  readonly statusCodes: Readonly<Record<string, number>>;
+  readonly ratioToBaseline: number | undefined;
+  /**
+   * Server CPU time per request (user + system, warm-up included), in ms: robust to other load on
+   * a shared machine, unlike the rate. For the baseline, the bare Fastify process's.
+   */
+  readonly serverCpuMsPerRequest: number | undefined;
+  readonly rssBeforeMB: number | undefined;
+  readonly rssAfterMB: number | undefined;
+}
+
+export interface RoundResult {
+  readonly round: number;
+  readonly scenarios: ScenarioResult[];
+  readonly rssAfterMB: number | undefined;
+}
+
+export interface TargetResult {
+  readonly target: string;
+  readonly actual: string;
+  /** undefined: not measured in this run (scenario skipped). */
+  readonly met: boolean | undefined;
+}
+
+export interface BenchResults {
+  readonly date: string;
+  readonly totalSeconds: number;
+  readonly options: BenchOptions;
+  readonly machine: MachineInfo & { loadAverageAfter: readonly number[] };
+  readonly versions: Versions;
+  /** How the bench server ran: production settings plus the raised limits, secrets left out. */
+  readonly serverSettings: Readonly<Record<string, string>>;
+  readonly raisedLimits: readonly string[];
+  readonly argon2VerifyPerSecond: number | undefined;
+  readonly coldStartMs: { readonly samples: readonly number[]; readonly median: number | undefined };
+  readonly rounds: RoundResult[];
+  readonly eventLoop:
+    | {
+        readonly healthP50Ms: number;
+        readonly healthP99Ms: number;
+        readonly healthErrors: number;
+        readonly loginRps: number;
+        readonly loginErrors: number;
+      }
+    | undefined;
+  readonly refreshIntegrity:
+    { readonly chains: number; readonly found: number; readonly revoked: number; readonly stillRotate: number } | undefined;
+  readonly finalRssMB: number | undefined;
+  readonly targets: TargetResult[];
+}

@@ -1,0 +1,48 @@
+/** What the runner asks the load-driver process to do (sent over IPC, so plain data only). */
+export interface LoadSpec {
+  readonly url: string;
+  readonly connections: number;
+  readonly warmupSeconds: number;
+  readonly durationSeconds: number;
+  /** Client k follows plans[k % plans.length]; each plan cycles through its requests. */
+  readonly plans: readonly ClientPlan[];
+  /**
+   * Second octet of the fake client addresses sent as X-Forwarded-For (the server trusts the
+   * proxy in the bench), so concurrent drivers never share an address.
+   */
+  readonly ipBlock: number;
+}
+
+export interface ClientPlan {
+  readonly requests: readonly PlannedRequest[];
+  /** The refresh chain this client rotates (POST /auth/sessions/refresh entries). */
+  readonly refreshToken?: string;
+}
+
+export interface PlannedRequest {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  /** A new client address per request: the per-IP auth limits then never trip (see results.md). */
+  readonly freshIp?: boolean;
+  /** The body is this client's current refresh token; the answer's token replaces it. */
+  readonly refresh?: boolean;
+}
+
+export interface LoadResult {
+  readonly requestsPerSecond: number;
+  readonly requests: number;
+  /** Requests completed during the warm-up (to spread the server's CPU time over every request). */
+  readonly warmupRequests: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  readonly latencyMaxMs: number;
+  /** Connection errors and timeouts. */
+  readonly errors: number;
+  readonly non2xx: number;
+  readonly statusCodes: Readonly<Record<string, number>>;
+  readonly seconds: number;
+  /** Each plan's refresh token after the run (refresh scenarios). */
+  readonly refreshTokens: readonly (string | undefined)[];
+}

@@ -1,0 +1,18 @@
+import type { MixedList } from 'typeorm';
+import { CreateUsers1795486493413 } from './1795486493413-CreateUsers';
+import { CreateAuthTables1795486600000 } from './1795486600000-CreateAuthTables';
+import { CreateAgentChat1795486700000 } from './1795486700000-CreateAgentChat';
+import { SessionUserSnapshot1795486800000 } from './1795486800000-SessionUserSnapshot';
+
+/**
+ * Every migration, in order. Listed explicitly (not globbed) so the same list works from
+ * TypeScript sources (tests, CLI) and from compiled `dist/` alike. Never edit a migration that
+ * has landed: add a new one.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export const migrations: MixedList<Function> = [
+  CreateUsers1795486493413,
+  CreateAuthTables1795486600000,
+  CreateAgentChat1795486700000,
+  SessionUserSnapshot1795486800000,
+];

@@ -1,0 +1,27 @@
+import type { DataSourceOptions } from 'typeorm';
+import { migrations } from './migrations';
+
+/**
+ * TypeORM options shared by the app (`DatabaseModule`) and the CLI (`ormconfig.ts`).
+ * `synchronize` is off everywhere, tests included: the schema only changes through migrations.
+ */
+export function typeOrmOptions(url: string, poolSize = 20): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    synchronize: false,
+    migrationsRun: false, // run by MigrationRunner under an advisory lock, see migration-runner.ts
+    migrations,
+    migrationsTableName: 'typeorm_migrations',
+    // Fail fast instead of queueing forever when PostgreSQL is down or the pool is exhausted.
+    connectTimeoutMS: 2000,
+    extra: {
+      max: poolSize,
+      connectionTimeoutMillis: 2000,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: 15_000,
+      query_timeout: 16_000,
+      application_name: 'runtime-api',
+    },
+  };
+}

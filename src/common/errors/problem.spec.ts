@@ -1,0 +1,24 @@
+import { isDependencyOutage } from './problem';
+
+describe('isDependencyOutage', () => {
+  const withCode = (code: string): Error => Object.assign(new Error('x'), { code });
+
+  it.each([
+    ['PostgreSQL shutting down (57P01)', withCode('57P01')],
+    ['a refused connection', withCode('ECONNREFUSED')],
+    ['a connection that died mid-query', new Error('Connection terminated unexpectedly')],
+    ['a released client used by a transaction after PostgreSQL went away', new Error('Client was closed and is not queryable')],
+    ['a driver error under TypeORM', Object.assign(new Error('query failed'), { driverError: withCode('08006') })],
+    ['a cause chain', new Error('outer', { cause: new Error('Connection is closed.') })],
+  ])('recognizes %s', (_name, error) => {
+    expect(isDependencyOutage(error)).toBe(true);
+  });
+
+  it.each([
+    ['a unique violation', withCode('23505')],
+    ['a plain bug', new TypeError('cannot read properties of undefined')],
+    ['a non-error', 'Connection terminated'],
+  ])('does not take %s for an outage', (_name, error) => {
+    expect(isDependencyOutage(error)).toBe(false);
+  });
+});

@@ -1,0 +1,63 @@
+import { Global, Module } from '@nestjs/common';
+import { Logger, PinoLogger } from 'nestjs-pino';
+import pino from 'pino';
+import { APP_CONFIG, type AppConfig } from '../config';
+
+/** Paths never written to logs: credentials, codes and tokens, wherever they appear. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'res.headers["set-cookie"]',
+  ...['password', 'token', 'code', 'otp', 'refresh_token', 'access_token', 'secret', 'apiKey', 'api_key'].flatMap((k) => [
+    k,
+    `*.${k}`,
+    `*.*.${k}`,
+  ]),
+];
+
+/** The process's one pino logger; the access log (access-log.ts) and Nest's Logger both write to it. */
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+
+export function createRootLogger(level: AppConfig['log']['level']): pino.Logger {
+  return pino(
+    { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    // Asynchronous writes: a line is queued and written when the event loop is free, and lines
+    // that pile up under load go out in one write. The default (a synchronous write(2) per line)
+    // blocked the event loop once per request. pino flushes what is queued when the process exits.
+    pino.destination({ dest: 1, sync: false }),
+  );
+}
+
+/** nestjs-pino's PinoLogger, always writing to this app's root logger (never a request-scoped one). */
+class RootPinoLogger extends PinoLogger {
+  constructor(private readonly root: pino.Logger) {
+    super({ pinoHttp: { logger: root } });
+  }
+
+  override get logger(): pino.Logger {
+    return this.root;
+  }
+}
+
+/**
+ * Structured JSON logs (pino). Nest's `Logger` (used by every module) writes through nestjs-pino's
+ * Nest bridge to the root logger. nestjs-pino's request middleware (pino-http under Express-style
+ * middleware, a child logger and an AsyncLocalStorage scope per request) is deliberately not
+ * used: it cost more than the rest of the request pipeline together (bench/results.md). The
+ * access line comes from a Fastify hook instead, and lines written for a request carry its id
+ * explicitly (`request_id`).
+ */
+@Global()
+@Module({
+  providers: [
+    { provide: ROOT_LOGGER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => createRootLogger(config.log.level) },
+    {
+      provide: Logger,
+      inject: [ROOT_LOGGER],
+      useFactory: (root: pino.Logger) => new Logger(new RootPinoLogger(root), {}),
+    },
+  ],
+  exports: [ROOT_LOGGER, Logger],
+})
+export class LoggingModule {}

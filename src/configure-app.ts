@@ -1,0 +1,111 @@
+import cors from '@fastify/cors';
+import { Logger as NestLogger } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import type pino from 'pino';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppConfig } from './common/config';
+import { rawClientErrorResponse } from './common/errors/problem';
+import { sendProblem } from './common/errors/problem.filter';
+import { requestIdFor } from './common/http/request-id';
+import { installSecurityHeaders } from './common/http/security-headers';
+import { installAccessLog } from './common/logging/access-log';
+import { ROOT_LOGGER } from './common/logging/logging.module';
+
+export const API_PREFIX = 'api/v1';
+
+/** Headers a browser client may read on cross-origin responses. */
+const EXPOSED_HEADERS = [
+  'Retry-After',
+  'X-Request-Id',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+  'WWW-Authenticate',
+];
+
+export function createAdapter(config: AppConfig): FastifyAdapter {
+  const frameworkLogger = new NestLogger('Problem');
+  return new FastifyAdapter({
+    // Router-level failures (bad percent-encoding, over-long path parameter) answer problem+json too.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendProblem(error, request, reply, frameworkLogger),
+    // Failures of Node's HTTP parser happen before any request exists: answer on the raw socket.
+    clientErrorHandler: (error, socket) => {
+      if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.write(rawClientErrorResponse(error));
+      socket.destroy(error);
+    },
+    // No Nest middleware in this app (the access log is a Fastify hook): without @fastify/middie
+    // every request skips one hook and its path matching. Adding a Nest middleware later fails at
+    // start-up ("use is not a function"), so this cannot be forgotten silently.
+    skipMiddie: true,
+    logger: false, // our own pino root logger and access-log hook (common/logging)
+    trustProxy: config.http.trustProxy,
+    bodyLimit: config.http.bodyLimitBytes,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    // Idle keep-alive sockets are closed on shutdown; busy ones finish their request first.
+    forceCloseConnections: 'idle',
+    // Requests arriving while we close get our own problem+json 503 (see onRequest below).
+    return503OnClosing: false,
+  });
+}
+
+/**
+ * Everything `main.ts` does to the app beyond creating it, shared with the e2e app factory so
+ * tests exercise the production set-up.
+ */
+export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  app.useLogger(app.get(Logger));
+  app.flushLogs();
+  app.setGlobalPrefix(API_PREFIX);
+
+  const fastify = app.getHttpAdapter().getInstance();
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    if (closing) {
+      // A request that arrived on a kept-alive connection after shutdown began: close that
+      // connection before any work, as a stopping server closes its idle ones, so the client
+      // retries on another replica. (A 503 would make every deploy show up as failed requests.)
+      reply.hijack();
+      request.raw.socket.destroy();
+      return;
+    }
+    done();
+  });
+  // Responses finished while shutting down tell the client not to reuse the connection.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close');
+    done(null, payload);
+  });
+  // Body-parsing failures (bad JSON, 413, 415) reach ProblemFilter through Nest's own Fastify
+  // error handler, which Nest installs when the routes are registered.
+
+  installSecurityHeaders(fastify);
+  installAccessLog(fastify, app.get<pino.Logger>(ROOT_LOGGER));
+  await app.register(cors, {
+    origin: config.http.corsOrigins.length > 0 ? [...config.http.corsOrigins] : false,
+    exposedHeaders: EXPOSED_HEADERS,
+    allowedHeaders: ['Authorization', 'Content-Type', 'Accept', 'Accept-Language', 'X-Request-Id', 'Last-Event-ID'],
+    methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+    maxAge: 600,
+  });
+
+  SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'api/docs-json' });
+}
+
+export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Runtime API')
+    .setDescription('Signup with emailed codes, rotating sessions, profiles, agent chat and health. Errors are RFC 7807 problem+json.')
+    .setVersion('1')
+    .addBearerAuth()
+    .build();
+  return SwaggerModule.createDocument(app, config);
+}

@@ -1,0 +1,52 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './app.module';
+import { loadConfigOrExit } from './common/config';
+import { ensureDatabase } from './common/database/ensure-database';
+import { configureApp, createAdapter } from './configure-app';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfigOrExit();
+  if (config.jwt.usingDevSecret) process.stderr.write('warning: JWT_SECRET is not set; using an insecure development secret\n');
+  if (!config.isProduction) await ensureDatabase(config.database.url);
+
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), createAdapter(config), {
+    bufferLogs: true,
+    bodyParser: false,
+  });
+  await configureApp(app, config);
+  installShutdown(app, config.http.shutdownTimeoutMs);
+  await app.listen({ port: config.port, host: '0.0.0.0' });
+}
+
+/**
+ * SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close PostgreSQL and Redis
+ * (module shutdown hooks), exit 0. A watchdog exits 1 if that takes longer than the budget.
+ */
+function installShutdown(app: NestFastifyApplication, timeoutMs: number): void {
+  let shuttingDown = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    process.stderr.write(`${signal} received: shutting down\n`);
+    setTimeout(() => {
+      process.stderr.write(`shutdown took longer than ${timeoutMs} ms; exiting\n`);
+      process.exit(1);
+    }, timeoutMs).unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+bootstrap().catch((error: unknown) => {
+  process.stderr.write(`fatal: start-up failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

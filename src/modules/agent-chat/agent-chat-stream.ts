@@ -1,0 +1,69 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import type { AuthUser } from '../../common/auth';
+import { InjectConfig, type AppConfig } from '../../common/config';
+import type { Locale } from '../../common/i18n/locale';
+import { AgentChatService } from './agent-chat.service';
+import type { CreateAgentChatDto } from './dto/create-agent-chat.dto';
+import type { AgUiEvent } from './events/ag-ui-events';
+
+/** True when the client asked for Server-Sent Events (`Accept: text/event-stream`). */
+export function wantsEventStream(accept: string | undefined): boolean {
+  return (accept ?? '').split(',').some((range) => {
+    const [type, ...params] = range.trim().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return type?.trim().toLowerCase() === 'text/event-stream' && (q === undefined || Number(q.slice(2)) > 0);
+  });
+}
+
+export function formatSse(event: AgUiEvent, seq: number): string {
+  return `event: ${event.type}\nid: ${seq}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+/**
+ * The SSE answer of `POST /agent-chats`. Ownership, the one-run guard and the user's message
+ * are settled first (so those errors are still problem+json); only then are headers sent. A
+ * client that disconnects aborts the run: model call and tools.
+ */
+@Injectable()
+export class AgentChatStream {
+  private readonly logger = new Logger('AgentChatStream');
+
+  constructor(
+    private readonly chat: AgentChatService,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  async run(user: AuthUser, body: CreateAgentChatDto, locale: Locale, reply: FastifyReply): Promise<void> {
+    const run = await this.chat.open(user, body.message, body.session_id);
+    reply.hijack(); // from here on we own the socket; Nest and Fastify will not answer
+    const raw = reply.raw;
+    const headers = Object.fromEntries(
+      Object.entries(reply.getHeaders()).filter((e): e is [string, string | number | string[]] => e[1] !== undefined),
+    );
+    raw.writeHead(200, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no', // nginx-style proxies: do not buffer the stream
+    });
+    const client = new AbortController();
+    raw.on('close', () => {
+      if (!raw.writableEnded) client.abort();
+    });
+    const write = (chunk: string): void => {
+      if (!raw.writableEnded && !raw.destroyed) raw.write(chunk);
+    };
+    const heartbeat = setInterval(() => write(': heartbeat\n\n'), this.config.llm.sseHeartbeatMs);
+    try {
+      await this.chat.execute(user, run, { locale, clientSignal: client.signal, emit: (event, seq) => write(formatSse(event, seq)) });
+    } catch (error) {
+      // Headers are out: nothing left to answer. The run row is swept as stale later.
+      this.logger.error({ err: error, runId: run.runId }, 'streamed agent run could not be recorded');
+    } finally {
+      clearInterval(heartbeat);
+      if (!raw.writableEnded) raw.end();
+    }
+  }
+}

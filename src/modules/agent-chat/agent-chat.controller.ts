@@ -1,0 +1,91 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CurrentUser, type AuthUser } from '../../common/auth';
+import { DomainError } from '../../common/errors/domain-error';
+import { negotiateLocale } from '../../common/i18n/locale';
+import { ApiProblems } from '../../common/http/api-problems.decorator';
+import { AgentChatStream, wantsEventStream } from './agent-chat-stream';
+import { AgentChatSessionsService } from './agent-chat-sessions.service';
+import { AgentChatService } from './agent-chat.service';
+import { AgentRunRateLimitGuard } from './agent-run-rate-limit.guard';
+import { AgentChatResponseDto } from './dto/agent-chat-response.dto';
+import { AgentChatSessionDetailDto, AgentChatSessionPageDto, ListSessionsQueryDto, SessionIdParamDto } from './dto/agent-chat-sessions.dto';
+import { CreateAgentChatDto } from './dto/create-agent-chat.dto';
+
+@ApiTags('agent-chat')
+@ApiBearerAuth()
+@Controller('agent-chats')
+export class AgentChatController {
+  constructor(
+    private readonly chat: AgentChatService,
+    private readonly stream: AgentChatStream,
+    private readonly sessions: AgentChatSessionsService,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  @UseGuards(AgentRunRateLimitGuard)
+  @ApiOperation({
+    summary: 'Run the agent on a message',
+    description:
+      'JSON by default; with `Accept: text/event-stream` the same events stream as Server-Sent Events (`event: <type>`, `id: <seq>`, `data: <event JSON>`, a `: heartbeat` comment every 15 s). Each SSE `data` is an AgentChatEventDto.',
+  })
+  @ApiProduces('application/json', 'text/event-stream')
+  @ApiOkResponse({ type: AgentChatResponseDto })
+  @ApiProblems({
+    401: 'unauthenticated, invalid_token',
+    404: 'session_not_found',
+    409: 'run_in_progress',
+    422: 'validation_failed',
+    429: 'rate_limited',
+    502: 'model_error',
+    503: 'model_unavailable',
+    504: 'model_timeout',
+  })
+  async run(
+    @CurrentUser() user: AuthUser,
+    @Body() body: CreateAgentChatDto,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<AgentChatResponseDto | undefined> {
+    const locale = negotiateLocale(req.headers['accept-language']);
+    if (wantsEventStream(req.headers.accept)) return this.stream.run(user, body, locale, reply).then(() => undefined);
+    // A JSON caller that hangs up also cancels its run (model call and tools), like an SSE one.
+    const client = new AbortController();
+    const onClose = (): void => {
+      if (!reply.raw.writableEnded) client.abort();
+    };
+    // The response's 'close' (not the request's, which fires once the body is read) means the socket went away.
+    reply.raw.once('close', onClose);
+    try {
+      return await this.chat.runToCompletion(user, body.message, body.session_id, locale, client.signal);
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === 'shutting_down')) throw error;
+      // The run was aborted because this replica is stopping (and recorded as such): drop the
+      // connection like any connection a stopping server closes, so the client retries on another
+      // replica, rather than answering a 5xx for a deploy.
+      reply.hijack();
+      reply.raw.destroy();
+      return undefined;
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'My chat sessions, newest activity first (Extension)' })
+  @ApiOkResponse({ type: AgentChatSessionPageDto })
+  @ApiProblems({ 401: 'unauthenticated, invalid_token', 422: 'validation_failed' })
+  list(@CurrentUser() user: AuthUser, @Query() query: ListSessionsQueryDto): Promise<AgentChatSessionPageDto> {
+    return this.sessions.list(user, query.limit, query.cursor);
+  }
+
+  @Get(':session_id')
+  @ApiOperation({ summary: 'One of my chat sessions with its messages (Extension)' })
+  @ApiOkResponse({ type: AgentChatSessionDetailDto })
+  @ApiProblems({ 401: 'unauthenticated, invalid_token', 404: 'session_not_found', 422: 'validation_failed' })
+  get(@CurrentUser() user: AuthUser, @Param() params: SessionIdParamDto): Promise<AgentChatSessionDetailDto> {
+    return this.sessions.get(user, params.session_id);
+  }
+}

@@ -1,0 +1,37 @@
+import { InjectRedis } from '@nestjs-modules/ioredis';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { AuthUser } from '../../common/auth';
+import { InjectConfig, type AppConfig } from '../../common/config';
+import { commonError } from '../../common/errors/common-errors';
+
+const WINDOW_MS = 60_000;
+
+/**
+ * CONTRACT.md: 20 runs per minute per user. A route-level guard rather than `@RateLimit` with a
+ * user tracker: global guards (the IP throttler among them) may run before the global JWT guard,
+ * so the user is only known for certain here, after every global guard has passed. Counted in
+ * Redis (fixed one-minute window per user), shared by every replica.
+ */
+@Injectable()
+export class AgentRunRateLimitGuard implements CanActivate {
+  constructor(
+    @InjectRedis() private readonly redis: Redis,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const user = context.switchToHttp().getRequest<{ user?: AuthUser }>().user;
+    if (!user) throw commonError('unauthorized');
+    const key = `agent:runs:${user.id}`;
+    const results = await this.redis.multi().incr(key).pttl(key).exec();
+    const count = Number(results?.[0]?.[1] ?? 0);
+    let ttl = Number(results?.[1]?.[1] ?? -1);
+    if (ttl < 0) {
+      await this.redis.pexpire(key, WINDOW_MS);
+      ttl = WINDOW_MS;
+    }
+    if (count > this.config.llm.runsPerMinute) throw commonError('rate_limited', { retryAfterSeconds: Math.ceil(ttl / 1000) });
+    return true;
+  }
+}

@@ -1,0 +1,139 @@
+import { AIMessage } from '@langchain/core/messages';
+import { fakeModel } from '@langchain/core/testing';
+import { FakeListChatModel } from '@langchain/core/utils/testing';
+import { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import type { BaseMessage } from '@langchain/core/messages';
+import type { ChatResult } from '@langchain/core/outputs';
+import type { AuthUser } from '../../../common/auth';
+import type { AgentStreamPart } from '../events/ag-ui-events';
+import { calculatorTool } from '../tools/calculator.tool';
+import { ToolExecutor } from '../tools/tool-executor';
+import { AgentRunner, type AgentRunInput } from './agent-runner';
+import type { ChatModelFactory } from './chat-model.factory';
+import { OfflineChatModel } from './offline-chat-model';
+
+/** Never answers; settles only when its call is aborted. */
+class NeverAnsweringModel extends BaseChatModel {
+  started = 0;
+  aborted = 0;
+  constructor() {
+    super({});
+  }
+  _llmType(): string {
+    return 'never';
+  }
+  override bindTools(): this {
+    return this;
+  }
+  _generate(_messages: BaseMessage[], options: this['ParsedCallOptions']): Promise<ChatResult> {
+    this.started++;
+    return new Promise((_, reject) => {
+      options.signal?.addEventListener('abort', () => {
+        this.aborted++;
+        reject(new Error('aborted'));
+      });
+    });
+  }
+}
+
+async function eventuallyTrue(probe: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !probe(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(probe()).toBe(true);
+}
+
+const user: AuthUser = { id: 'u1', sessionId: 's1', role: 'user' };
+
+function runnerFor(model: BaseChatModel): AgentRunner {
+  return new AgentRunner({ create: () => model, describe: () => ({ provider: 'fake', model: 'fake' }) } as unknown as ChatModelFactory);
+}
+
+async function collect(runner: AgentRunner, message: string, overrides: Partial<AgentRunInput> = {}): Promise<AgentStreamPart[]> {
+  const signal = overrides.signal ?? new AbortController().signal;
+  const input: AgentRunInput = {
+    history: [{ role: 'user', content: message }],
+    systemPrompt: 'test',
+    tools: [calculatorTool()],
+    executor: new ToolExecutor({ user, runId: 'r1', signal }, { timeoutMs: 1000, maxToolCalls: 8 }),
+    signal,
+    modelTimeoutMs: 1000,
+    maxModelCalls: 6,
+    modelRetries: 1,
+    ...overrides,
+  };
+  const parts: AgentStreamPart[] = [];
+  for await (const part of runner.run(input)) parts.push(part);
+  return parts;
+}
+
+describe('AgentRunner', () => {
+  it('reports a tool loop of a non-streaming model as complete messages and results', async () => {
+    const model = fakeModel()
+      .respondWithTools([{ name: 'calculator', args: { expression: '6*7' }, id: 'c1' }])
+      .respond(new AIMessage('It is 42.'));
+    const parts = await collect(runnerFor(model), 'what is 6*7');
+    expect(parts.map((p) => p.kind)).toEqual(['model_message', 'tool_result', 'model_message']);
+    expect(parts[0]).toMatchObject({ tool_calls: [{ id: 'c1', name: 'calculator', args: { expression: '6*7' } }] });
+    expect(parts[1]).toEqual({ kind: 'tool_result', tool_call_id: 'c1', tool_name: 'calculator', result: '42' });
+    expect(parts[2]).toMatchObject({ text: 'It is 42.', tool_calls: [] });
+  });
+
+  it('streams text deltas of a streaming model under one message id', async () => {
+    const parts = await collect(runnerFor(new FakeListChatModel({ responses: ['hello there'] })), 'hi');
+    const deltas = parts.filter((p) => p.kind === 'text_delta');
+    expect(deltas.map((p) => (p.kind === 'text_delta' ? p.delta : '')).join('')).toBe('hello there');
+    const final = parts[parts.length - 1];
+    expect(final).toMatchObject({ kind: 'model_message', text: 'hello there' });
+    expect(new Set(parts.map((p) => ('message_id' in p ? p.message_id : '')))).toEqual(
+      new Set([final?.kind === 'model_message' ? final.message_id : 'x']),
+    );
+  });
+
+  it('without token streaming (JSON answers) reports whole messages only: same tool loop, same final text', async () => {
+    const parts = await collect(runnerFor(new OfflineChatModel()), 'please compute (2 + 3) * 4', { streamTokens: false });
+    expect(parts.map((p) => p.kind)).toEqual(['model_message', 'tool_result', 'model_message']);
+    expect(parts[0]).toMatchObject({ tool_calls: [{ name: 'calculator', args: { expression: '(2 + 3) * 4' } }] });
+    expect(parts[1]).toMatchObject({ tool_name: 'calculator', result: '20' });
+    expect(parts[2]).toMatchObject({ kind: 'model_message', text: 'The result is 20.' });
+  });
+
+  it('streams the offline model: tool call chunks, tool result, then text', async () => {
+    const parts = await collect(runnerFor(new OfflineChatModel()), 'please compute (2 + 3) * 4');
+    expect(parts.find((p) => p.kind === 'tool_call_delta')).toMatchObject({
+      tool_name: 'calculator',
+      args_delta: '{"expression":"(2 + 3) * 4"}',
+    });
+    expect(parts.find((p) => p.kind === 'tool_result')).toMatchObject({ tool_name: 'calculator', result: '20' });
+    expect(parts[parts.length - 1]).toMatchObject({ kind: 'model_message', text: 'The result is 20.' });
+  });
+
+  it('wraps tool failures: the model sees "failed", the part carries an error code', async () => {
+    const model = fakeModel()
+      .respondWithTools([{ name: 'calculator', args: { expression: '1/0' }, id: 'c1' }])
+      .respond(new AIMessage('Cannot divide by zero.'));
+    const parts = await collect(runnerFor(model), 'x');
+    expect(parts[1]).toEqual({
+      kind: 'tool_result',
+      tool_call_id: 'c1',
+      tool_name: 'calculator',
+      result: 'Tool calculator failed: division by zero.',
+      error: 'invalid_input',
+    });
+  });
+
+  it('turns a failing model into a ModelFailure after one retry', async () => {
+    const model = fakeModel().alwaysThrow(new Error('boom'));
+    await expect(collect(runnerFor(model), 'x')).rejects.toMatchObject({ name: 'ModelFailure', code: 'model_error' });
+    expect(model.callCount).toBe(2);
+  });
+
+  it('times out a model that never answers, and the run signal reaches the model call', async () => {
+    const model = new NeverAnsweringModel();
+    const controller = new AbortController();
+    await expect(collect(runnerFor(model), 'x', { modelTimeoutMs: 50, modelRetries: 1, signal: controller.signal })).rejects.toMatchObject({
+      code: 'model_timeout',
+    });
+    expect(model.started).toBe(2); // one retry
+    controller.abort();
+    await eventuallyTrue(() => model.aborted === 2);
+  });
+});

@@ -1,0 +1,53 @@
+import { Injectable } from '@nestjs/common';
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { ChatOpenAICompletions } from '@langchain/openai';
+import { InjectConfig, type AppConfig } from '../../../common/config';
+import { ModelFailure } from './model-failure';
+import { OfflineChatModel } from './offline-chat-model';
+
+export interface ModelDescription {
+  readonly provider: string;
+  readonly model: string;
+}
+
+/**
+ * Builds the run's chat model from LLM_PROVIDER / LLM_MODEL / LLM_BASE_URL / LLM_API_KEY.
+ * A provider of its own so tests can replace it (`overrideProvider(ChatModelFactory)`) with
+ * LangChain's deterministic fake models.
+ */
+@Injectable()
+export class ChatModelFactory {
+  constructor(@InjectConfig() private readonly config: AppConfig) {}
+
+  describe(): ModelDescription {
+    const { provider, model } = this.config.llm;
+    if (provider === 'offline') return { provider, model: 'offline-rules' };
+    return { provider: provider ?? 'none', model: model ?? 'none' };
+  }
+
+  /** A fresh model for one run; throws `model_unavailable` when none is configured. */
+  create(): BaseChatModel {
+    const { provider, model, baseUrl, apiKey } = this.config.llm;
+    switch (provider) {
+      case 'offline':
+        return new OfflineChatModel();
+      case 'openai':
+        // Chat Completions (not the Responses API): the protocol every OpenAI-compatible server
+        // (vLLM, Ollama, llama.cpp, LM Studio) speaks. Retries and the per-call timeout are
+        // ours (agent-runner.ts), so the client's own are off or bounded by the same limit.
+        return new ChatOpenAICompletions({
+          model: model!,
+          apiKey: apiKey ?? 'not-set',
+          configuration: baseUrl ? { baseURL: baseUrl } : {},
+          streaming: true,
+          streamUsage: true,
+          maxRetries: 0,
+          timeout: this.config.llm.modelTimeoutMs,
+        });
+      case 'fake':
+      case undefined:
+        // `fake` is for tests, which override this factory; unset means nothing is configured.
+        throw new ModelFailure('model_unavailable', `no chat model configured (LLM_PROVIDER=${provider ?? 'unset'})`);
+    }
+  }
+}

@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { isUniqueViolation } from '../../../common/database/unique-violation';
+import { toStorableText } from '../../../common/text/unicode';
+import { agentChatError } from '../agent-chat.errors';
+import type { AgUiEvent, CompletedToolCall, TokenUsage } from '../events/ag-ui-events';
+import type { HistoryMessage } from '../history/history-message';
+import { ChatMessageEntity, type ChatRole } from './chat-message.entity';
+import { ChatRunEntity, type RunStatus } from './chat-run.entity';
+import { ChatSessionEntity } from './chat-session.entity';
+
+export interface OpenRunInput {
+  readonly userId: string;
+  /** Absent or unknown: a new session (with this id when one was given). */
+  readonly sessionId: string | undefined;
+  readonly message: string;
+  readonly provider: string;
+  readonly model: string;
+  /** Runs older than this still marked `running` belong to a dead process. */
+  readonly staleAfterMs: number;
+}
+
+export interface OpenedRun {
+  readonly runId: string;
+  readonly sessionId: string;
+  readonly startedAt: Date;
+  /** The session's messages in order, the new user message last. */
+  readonly history: HistoryMessage[];
+}
+
+export interface NewMessage {
+  readonly id: string;
+  readonly role: ChatRole;
+  readonly content: string;
+  readonly toolCalls?: readonly CompletedToolCall[];
+  readonly toolCallId?: string;
+  readonly toolName?: string;
+}
+
+export interface RunOutcome {
+  readonly status: Exclude<RunStatus, 'running'>;
+  readonly errorCode: string | null;
+  readonly usage: TokenUsage | null;
+  readonly modelCalls: number;
+  readonly toolCalls: number;
+  readonly firstEventAt: Date | null;
+  /** Stored only for succeeded runs: a failed run keeps just the user's message. */
+  readonly messages: readonly NewMessage[];
+  readonly events: readonly AgUiEvent[];
+}
+
+/** Maximum history rows read back for one run; trimming to the model's window happens after. */
+const HISTORY_READ_LIMIT = 200;
+
+@Injectable()
+export class AgentChatRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * In one transaction: finds or creates the session (404 when it is someone else's), registers
+   * the run (409 when one is already running: the partial unique index decides), and stores the
+   * user's message, so it is kept whatever happens to the model call.
+   */
+  async openRun(input: OpenRunInput): Promise<OpenedRun> {
+    const runId = randomUUID();
+    if (input.sessionId === undefined) return this.openRunInNewSession(input, runId);
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const sessionId = await this.lockOrCreateSession(manager, input);
+        // A run left `running` by a crashed process must not block its session forever.
+        await manager.query(
+          `UPDATE agent_chat_runs SET status = 'failed', error_code = 'interrupted', finished_at = now()
+           WHERE session_id = $1 AND status = 'running' AND started_at < now() - make_interval(secs => $2)`,
+          [sessionId, input.staleAfterMs / 1000],
+        );
+        const startedAt = new Date();
+        // insert, not save: save would first SELECT the row by its (client-made) id.
+        await manager.insert(ChatRunEntity, {
+          id: runId,
+          sessionId,
+          userId: input.userId,
+          status: 'running',
+          provider: input.provider,
+          model: input.model.slice(0, 200),
+          modelCalls: 0,
+          toolCalls: 0,
+          startedAt,
+        });
+        const seq = await this.nextSeq(manager, sessionId);
+        await manager.insert(ChatMessageEntity, {
+          id: randomUUID(),
+          sessionId,
+          runId,
+          seq,
+          role: 'user',
+          content: input.message,
+          createdAt: new Date(),
+        });
+        await manager.update(ChatSessionEntity, { id: sessionId }, { updatedAt: new Date() });
+        const rows = await manager
+          .createQueryBuilder(ChatMessageEntity, 'm')
+          .where('m.session_id = :sessionId', { sessionId })
+          .orderBy('m.seq', 'DESC')
+          .limit(HISTORY_READ_LIMIT)
+          .getMany();
+        return { runId, sessionId, startedAt, history: rows.reverse().map(toHistory) };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, 'uq_agent_chat_runs_one_running')) throw agentChatError('run_in_progress');
+      throw error;
+    }
+  }
+
+  /**
+   * A run in a new session (no `session_id`): session, run and the user's message in one
+   * statement, hence atomically and in one round trip. Nothing can conflict: every id is new.
+   */
+  private async openRunInNewSession(input: OpenRunInput, runId: string): Promise<OpenedRun> {
+    const sessionId = randomUUID();
+    const startedAt = new Date();
+    await this.dataSource.query(
+      `WITH s AS (
+         INSERT INTO agent_chat_sessions (id, user_id, title, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id
+       ), r AS (
+         INSERT INTO agent_chat_runs (id, session_id, user_id, status, provider, model, model_calls, tool_calls, started_at)
+         SELECT $5, s.id, $2, 'running', $6, $7, 0, 0, $4 FROM s RETURNING id
+       )
+       INSERT INTO agent_chat_messages (id, session_id, run_id, seq, role, content, created_at)
+       SELECT $8, s.id, r.id, 1, 'user', $9, $4 FROM s, r`,
+      [
+        sessionId,
+        input.userId,
+        titleFrom(input.message),
+        startedAt,
+        runId,
+        input.provider,
+        input.model.slice(0, 200),
+        randomUUID(),
+        input.message,
+      ],
+    );
+    const history: HistoryMessage[] = [{ role: 'user', content: input.message, toolCalls: null, toolCallId: null, toolName: null }];
+    return { runId, sessionId, startedAt, history };
+  }
+
+  /**
+   * Records how the run ended, with its messages (when it succeeded) and events: one statement,
+   * so atomic and one round trip however many messages and events the run had.
+   */
+  async finishRun(run: OpenedRun, outcome: RunOutcome): Promise<void> {
+    const finishedAt = new Date();
+    const messages = outcome.messages.map((m, i) => ({
+      id: m.id,
+      ord: i + 1,
+      role: m.role,
+      content: m.content,
+      tool_calls: m.toolCalls?.length ? m.toolCalls : null,
+      tool_call_id: m.toolCallId ?? null,
+      tool_name: m.toolName ?? null,
+    }));
+    const events = outcome.events.map((event, i) => ({ seq: i + 1, type: event.type, data: event }));
+    await this.dataSource.query(
+      `WITH base AS (
+         SELECT COALESCE(MAX(seq), 0) AS seq FROM agent_chat_messages WHERE session_id = $2
+       ), msgs AS (
+         INSERT INTO agent_chat_messages (id, session_id, run_id, seq, role, content, tool_calls, tool_call_id, tool_name, created_at)
+         SELECT x.id, $2, $1, base.seq + x.ord, x.role, x.content, x.tool_calls, x.tool_call_id, x.tool_name, $3
+           FROM base, jsonb_to_recordset($4::jsonb)
+             AS x(id uuid, ord integer, role text, content text, tool_calls jsonb, tool_call_id text, tool_name text)
+       ), evs AS (
+         INSERT INTO agent_chat_run_events (run_id, seq, type, data)
+         SELECT $1, x.seq, x.type, x.data FROM jsonb_to_recordset($5::jsonb) AS x(seq integer, type text, data jsonb)
+       ), run AS (
+         UPDATE agent_chat_runs
+            SET status = $6, error_code = $7, input_tokens = $8, output_tokens = $9, total_tokens = $10, model_calls = $11,
+                tool_calls = $12, first_event_at = $13, finished_at = $3, duration_ms = $14
+          WHERE id = $1
+       )
+       UPDATE agent_chat_sessions SET updated_at = $3 WHERE id = $2`,
+      [
+        run.runId,
+        run.sessionId,
+        finishedAt,
+        JSON.stringify(messages, storable),
+        JSON.stringify(events, storable),
+        outcome.status,
+        outcome.errorCode,
+        outcome.usage?.input_tokens ?? null,
+        outcome.usage?.output_tokens ?? null,
+        outcome.usage?.total_tokens ?? null,
+        outcome.modelCalls,
+        outcome.toolCalls,
+        outcome.firstEventAt,
+        finishedAt.getTime() - run.startedAt.getTime(),
+      ],
+    );
+  }
+
+  /** Marks runs a dead process left `running` as failed; returns how many. */
+  async failStaleRuns(staleAfterMs: number): Promise<number> {
+    const result: [unknown[], number] = await this.dataSource.query(
+      `UPDATE agent_chat_runs SET status = 'failed', error_code = 'interrupted', finished_at = now()
+       WHERE status = 'running' AND started_at < now() - make_interval(secs => $1)`,
+      [staleAfterMs / 1000],
+    );
+    return result[1];
+  }
+
+  async findRun(runId: string): Promise<ChatRunEntity | null> {
+    return this.dataSource.getRepository(ChatRunEntity).findOneBy({ id: runId });
+  }
+
+  /** The user's sessions, newest activity first; keyset pagination on (updated_at, id). */
+  async listSessions(userId: string, limit: number, after?: { updatedAt: Date; id: string }): Promise<ChatSessionEntity[]> {
+    const query = this.dataSource
+      .getRepository(ChatSessionEntity)
+      .createQueryBuilder('s')
+      .where('s.user_id = :userId', { userId })
+      // Milliseconds, as the cursor carries a JS Date: PostgreSQL's microseconds would skip rows.
+      .orderBy(`date_trunc('milliseconds', s.updated_at)`, 'DESC')
+      .addOrderBy('s.id', 'DESC')
+      .limit(limit);
+    if (after)
+      query.andWhere(`(date_trunc('milliseconds', s.updated_at), s.id) < (:updatedAt, :id)`, { updatedAt: after.updatedAt, id: after.id });
+    return query.getMany();
+  }
+
+  async findOwnedSession(userId: string, sessionId: string): Promise<ChatSessionEntity | null> {
+    return this.dataSource.getRepository(ChatSessionEntity).findOneBy({ id: sessionId, userId });
+  }
+
+  async listMessages(sessionId: string): Promise<ChatMessageEntity[]> {
+    return this.dataSource.getRepository(ChatMessageEntity).find({ where: { sessionId }, order: { seq: 'ASC' } });
+  }
+
+  private async lockOrCreateSession(manager: EntityManager, input: OpenRunInput): Promise<string> {
+    if (input.sessionId !== undefined) {
+      const existing = await manager.findOne(ChatSessionEntity, { where: { id: input.sessionId }, lock: { mode: 'pessimistic_write' } });
+      if (existing) {
+        if (existing.userId !== input.userId) throw agentChatError('session_not_found');
+        return existing.id;
+      }
+    }
+    const id = input.sessionId ?? randomUUID();
+    const now = new Date();
+    // ON CONFLICT: two first messages racing on one new client-chosen id; the loser re-reads it.
+    const inserted: unknown[] = await manager.query(
+      `INSERT INTO agent_chat_sessions (id, user_id, title, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+       ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [id, input.userId, titleFrom(input.message), now],
+    );
+    if (inserted.length === 0) {
+      const existing = await manager.findOne(ChatSessionEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!existing || existing.userId !== input.userId) throw agentChatError('session_not_found');
+    }
+    return id;
+  }
+
+  private async nextSeq(manager: EntityManager, sessionId: string): Promise<number> {
+    const [row] = await manager.query<{ next: number | string }[]>(
+      `SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM agent_chat_messages WHERE session_id = $1`,
+      [sessionId],
+    );
+    return Number(row?.next ?? 1);
+  }
+}
+
+/** A JSON.stringify replacer: strings a model or a tool produced may hold what jsonb cannot store. */
+function storable(_key: string, value: unknown): unknown {
+  return typeof value === 'string' ? toStorableText(value) : value;
+}
+
+/** The session's title: the first message, whitespace collapsed, cut at a readable length. */
+export function titleFrom(message: string): string {
+  const flat = message.replace(/\s+/g, ' ').trim();
+  return flat.length <= 80 ? flat : `${flat.slice(0, 79)}…`;
+}
+
+function toHistory(m: ChatMessageEntity): HistoryMessage {
+  return { role: m.role, content: m.content, toolCalls: m.toolCalls, toolCallId: m.toolCallId, toolName: m.toolName };
+}

@@ -1,0 +1,82 @@
+import { Logger } from '@nestjs/common';
+import { ToolInputError, type AgentToolDefinition, type ToolContext, type ToolOutcome } from './agent-tool';
+
+const TRUNCATION_MARK = '… [truncated]';
+
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : text.slice(0, Math.max(0, max - TRUNCATION_MARK.length)) + TRUNCATION_MARK;
+}
+
+export interface ToolLimits {
+  readonly timeoutMs: number;
+  readonly maxToolCalls: number;
+}
+
+class ToolTimeoutError extends Error {}
+
+/**
+ * Runs tools for one agent run: call budget, timeout, output cap, error wrapping and one audit
+ * line per call. Failures never throw: the model gets "tool X failed" and the client an `error`
+ * code, while the cause stays in the server log.
+ */
+export class ToolExecutor {
+  private static readonly logger = new Logger('AgentToolAudit');
+  private calls = 0;
+
+  constructor(
+    private readonly context: ToolContext,
+    private readonly limits: ToolLimits,
+  ) {}
+
+  get callCount(): number {
+    return this.calls;
+  }
+
+  async execute(tool: AgentToolDefinition, rawArgs: unknown): Promise<ToolOutcome> {
+    const started = Date.now();
+    const outcome = await this.run(tool, rawArgs);
+    ToolExecutor.logger.log({
+      event: 'agent_tool_call',
+      tool: tool.name,
+      user_id: this.context.user.id,
+      run_id: this.context.runId,
+      outcome: outcome.error ?? 'ok',
+      duration_ms: Date.now() - started,
+    });
+    return outcome;
+  }
+
+  private async run(tool: AgentToolDefinition, rawArgs: unknown): Promise<ToolOutcome> {
+    if (this.calls >= this.limits.maxToolCalls) {
+      return {
+        content: `Tool ${tool.name} was not run: this run reached its limit of ${this.limits.maxToolCalls} tool calls. Answer with what you have.`,
+        error: 'tool_call_limit',
+      };
+    }
+    this.calls++;
+    const args = tool.schema.safeParse(rawArgs ?? {});
+    if (!args.success) return { content: `Tool ${tool.name} failed: invalid arguments.`, error: 'invalid_input' };
+    const signal = AbortSignal.any([this.context.signal, AbortSignal.timeout(this.limits.timeoutMs)]);
+    try {
+      const result = await raceAbort(tool.run(args.data, { ...this.context, signal }), signal, this.context.signal);
+      return { content: truncate(result, tool.maxOutputChars) };
+    } catch (error) {
+      if (this.context.signal.aborted) throw error; // the run is over: let the agent loop stop
+      if (error instanceof ToolTimeoutError) return { content: `Tool ${tool.name} failed: it timed out.`, error: 'tool_timeout' };
+      if (error instanceof ToolInputError)
+        return { content: truncate(`Tool ${tool.name} failed: ${error.message}.`, tool.maxOutputChars), error: 'invalid_input' };
+      ToolExecutor.logger.warn({ event: 'agent_tool_error', tool: tool.name, run_id: this.context.runId, err: error });
+      return { content: `Tool ${tool.name} failed.`, error: 'tool_failed' };
+    }
+  }
+}
+
+/** Settles with the tool, or rejects as soon as the signal aborts (a tool may ignore it). */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal, runSignal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(runSignal.aborted ? (runSignal.reason as Error) : new ToolTimeoutError('tool timed out'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { InjectConfig, type AppConfig } from '../../common/config';
+
+/**
+ * Keys derived from JWT_SECRET with HKDF, one per purpose, so a key never serves two uses and
+ * no extra secret has to be configured. Rotating JWT_SECRET invalidates pending codes and the
+ * refresh replay window, nothing else.
+ */
+@Injectable()
+export class AuthSecrets {
+  private readonly codeKey: Buffer;
+  private readonly sealKey: Buffer;
+
+  constructor(@InjectConfig() config: AppConfig) {
+    this.codeKey = derive(config.jwt.secret, 'runtime-api/signup-code-hmac/v1');
+    this.sealKey = derive(config.jwt.secret, 'runtime-api/refresh-replay-seal/v1');
+  }
+
+  /** A 6-digit code from the CSPRNG, uniform over 000000–999999. */
+  newCode(): string {
+    return randomInt(0, 1_000_000).toString().padStart(6, '0');
+  }
+
+  /** The code's HMAC, bound to its pending signup so a code cannot confirm another signup. */
+  codeHmac(pendingId: string, code: string): Buffer {
+    return createHmac('sha256', this.codeKey).update(`${pendingId}:${code}`).digest();
+  }
+
+  codeMatches(pendingId: string, code: string, stored: Buffer): boolean {
+    const candidate = this.codeHmac(pendingId, code);
+    return stored.length === candidate.length && timingSafeEqual(stored, candidate);
+  }
+
+  /** AES-256-GCM, so the current refresh token can be replayed during the grace window without being stored in clear. */
+  seal(plain: string, context: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.sealKey, iv);
+    cipher.setAAD(Buffer.from(context));
+    const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+  }
+
+  unseal(sealed: string, context: string): string {
+    const raw = Buffer.from(sealed, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', this.sealKey, raw.subarray(0, 12));
+    decipher.setAAD(Buffer.from(context));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  }
+}
+
+/** A new opaque refresh token: 256 random bits, base64url. */
+export function newRefreshToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Refresh tokens are stored as SHA-256 (they are high-entropy, so no slow hash is needed). */
+export function hashRefreshToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/** A stable, non-reversible Redis key part for an email (keys must not reveal addresses). */
+export function emailKey(email: string): string {
+  return createHash('sha256').update(email).digest('base64url').slice(0, 32);
+}
+
+function derive(secret: string, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), Buffer.from(info), 32));
+}

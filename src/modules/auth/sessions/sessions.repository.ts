@@ -1,0 +1,136 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { Role } from '../../../common/auth';
+import { rowsOf } from '../sql-rows';
+
+/** The user as of the session's start (see the SessionUserSnapshot migration); NULL on older rows. */
+export interface SessionUser {
+  readonly user_id: string;
+  readonly user_email: string | null;
+  readonly user_role: Role | null;
+}
+
+export interface LockedSession extends SessionUser {
+  readonly id: string;
+  readonly refresh_hash: string;
+  readonly previous_refresh_hash: string | null;
+  readonly replacement_sealed: string | null;
+  readonly revoked_at: Date | null;
+  /** Past 90 days in all or 30 days without use. */
+  readonly expired: boolean;
+  /** The previous token was rotated less than the grace period ago. */
+  readonly in_grace: boolean;
+}
+
+export interface NewSession {
+  readonly userId: string;
+  readonly userEmail: string;
+  /** The stored role (not the effective one: ADMIN_EMAILS is applied when a token is signed). */
+  readonly userRole: Role;
+  readonly refreshHash: string;
+  readonly maxSeconds: number;
+  readonly userAgent: string | undefined;
+  readonly ip: string | undefined;
+}
+
+/**
+ * auth_sessions plus auth_refresh_tokens (every refresh token hash a session ever had, so a
+ * rotated token is still recognized as belonging to its session and its reuse can revoke it).
+ */
+@Injectable()
+export class SessionsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** The session and its first token's row in one statement (atomic on its own, one round trip). */
+  async insert(m: EntityManager, s: NewSession): Promise<string> {
+    const rows = await m.query<{ id: string }[]>(
+      `WITH created AS (
+         INSERT INTO auth_sessions (user_id, refresh_hash, expires_at, user_agent, ip, user_email, user_role)
+         VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5, $6, $7) RETURNING id
+       ), remembered AS (
+         INSERT INTO auth_refresh_tokens (token_hash, session_id) SELECT $2, id FROM created
+       )
+       SELECT id FROM created`,
+      [s.userId, s.refreshHash, s.maxSeconds, s.userAgent ?? null, s.ip ?? null, s.userEmail, s.userRole],
+    );
+    return rows[0]!.id;
+  }
+
+  /**
+   * The session a refresh token (current or rotated) belongs to, locked FOR UPDATE: concurrent
+   * refreshes of one token queue here, and each sees the previous one's rotation.
+   */
+  async lockByToken(m: EntityManager, tokenHash: string, idleSeconds: number, graceMs: number): Promise<LockedSession | undefined> {
+    const rows = await m.query<LockedSession[]>(
+      `SELECT s.id, s.user_id, s.user_email, s.user_role, s.refresh_hash, s.previous_refresh_hash, s.replacement_sealed, s.revoked_at,
+              (s.expires_at <= now() OR s.last_used_at + make_interval(secs => $2) <= now()) AS expired,
+              COALESCE(s.rotated_at + make_interval(secs => $3::double precision / 1000) > now(), false) AS in_grace
+         FROM auth_refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id
+        WHERE t.token_hash = $1
+        FOR UPDATE OF s`,
+      [tokenHash, idleSeconds, graceMs],
+    );
+    return rows[0];
+  }
+
+  /**
+   * The common refresh in one statement (one round trip, no explicit transaction): when `tokenHash`
+   * is the session's current token and the session is live, rotate it and remember the new hash.
+   * The UPDATE takes the row lock, so of two concurrent refreshes of one token the second waits,
+   * then finds the token no longer current and gets no row: the caller falls back to
+   * `lockByToken`, which sees the rotation (grace period, reuse, expiry).
+   */
+  async rotateIfCurrent(
+    tokenHash: string,
+    newHash: string,
+    sealed: string,
+    idleSeconds: number,
+  ): Promise<(SessionUser & { id: string }) | undefined> {
+    const result: unknown = await this.dataSource.query(
+      `WITH rotated AS (
+         UPDATE auth_sessions s
+            SET previous_refresh_hash = s.refresh_hash, refresh_hash = $2, rotated_at = now(), replacement_sealed = $3,
+                last_used_at = now()
+          WHERE s.id = (SELECT t.session_id FROM auth_refresh_tokens t WHERE t.token_hash = $1)
+            AND s.refresh_hash = $1 AND s.revoked_at IS NULL
+            AND s.expires_at > now() AND s.last_used_at + make_interval(secs => $4) > now()
+         RETURNING s.id, s.user_id, s.user_email, s.user_role
+       ), remembered AS (
+         INSERT INTO auth_refresh_tokens (token_hash, session_id) SELECT $2, id FROM rotated
+       )
+       SELECT id, user_id, user_email, user_role FROM rotated`,
+      [tokenHash, newHash, sealed, idleSeconds],
+    );
+    return rowsOf<SessionUser & { id: string }>(result)[0];
+  }
+
+  async rotate(m: EntityManager, sessionId: string, newHash: string, sealed: string): Promise<void> {
+    await m.query(
+      `UPDATE auth_sessions
+          SET previous_refresh_hash = refresh_hash, refresh_hash = $2, rotated_at = now(), replacement_sealed = $3, last_used_at = now()
+        WHERE id = $1`,
+      [sessionId, newHash, sealed],
+    );
+    await m.query(`INSERT INTO auth_refresh_tokens (token_hash, session_id) VALUES ($1, $2)`, [newHash, sessionId]);
+  }
+
+  async touch(m: EntityManager, sessionId: string): Promise<void> {
+    await m.query(`UPDATE auth_sessions SET last_used_at = now() WHERE id = $1`, [sessionId]);
+  }
+
+  async revoke(m: EntityManager, sessionId: string, reason: string): Promise<void> {
+    await m.query(
+      `UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2, replacement_sealed = NULL WHERE id = $1 AND revoked_at IS NULL`,
+      [sessionId, reason],
+    );
+  }
+
+  /** Revokes every live session of a user; returns their ids (to refuse their access tokens at once). */
+  async revokeAllOfUser(userId: string, reason: string): Promise<string[]> {
+    const result: unknown = await this.dataSource.query(
+      `UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2, replacement_sealed = NULL WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
+      [userId, reason],
+    );
+    return rowsOf<{ id: string }>(result).map((r) => r.id);
+  }
+}

@@ -1,0 +1,53 @@
+import { Injectable } from '@nestjs/common';
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { JwtService } from '@nestjs/jwt';
+import { InjectConfig, type AppConfig } from '../../common/config';
+import type { Role } from '../../common/auth';
+
+export interface AccessTokenClaims {
+  sub: string;
+  sid: string;
+  role: Role;
+  iat: number;
+  exp: number;
+  iss: string;
+  aud: string;
+}
+
+const secretKeys = new WeakMap<AppConfig, KeyObject>();
+
+/** The HS256 key as a KeyObject (one per configuration), for signing and verifying. */
+export function jwtSecretKey(config: AppConfig): KeyObject {
+  let key = secretKeys.get(config);
+  if (!key) {
+    key = createSecretKey(Buffer.from(config.jwt.secret, 'utf8'));
+    secretKeys.set(config, key);
+  }
+  return key;
+}
+
+/** Issues access tokens: HS256 JWTs with `sub`, `sid`, `role`, `iat`, `exp`, `iss`, `aud`. */
+@Injectable()
+export class TokenService {
+  constructor(
+    private readonly jwt: JwtService,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  get accessTtlSeconds(): number {
+    return this.config.jwt.accessTtlSeconds;
+  }
+
+  async issueAccessToken(input: { userId: string; sessionId: string; role: Role }): Promise<string> {
+    return this.jwt.signAsync(
+      { sid: input.sessionId, role: input.role },
+      {
+        subject: input.userId,
+        expiresIn: this.config.jwt.accessTtlSeconds,
+        issuer: this.config.jwt.issuer,
+        audience: this.config.jwt.audience,
+        algorithm: 'HS256',
+      },
+    );
+  }
+}

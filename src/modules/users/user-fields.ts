@@ -1,0 +1,58 @@
+import { LONE_SURROGATE } from '../../common/text/unicode';
+
+/**
+ * Field rules for profiles, shared by the DTOs (validation) and the service (normalization).
+ * Plain functions so they can be unit-tested without Nest.
+ */
+
+export const USERNAME_PATTERN = /^[A-Za-z0-9_]{3,30}$/;
+export const AVATAR_URL_MAX_LENGTH = 2048;
+export const BIO_MAX_GRAPHEMES = 200;
+
+const CONTROL_CHARACTER = /\p{Cc}/u;
+const WHITESPACE = /\s/u;
+// WHATWG parsing forgives `http:/x`, `http:///x` and backslashes; the stored string must be canonical-looking.
+const HTTP_PREFIX = /^https?:\/\/[^/\\]/i;
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+export function isValidUsername(value: unknown): value is string {
+  return typeof value === 'string' && USERNAME_PATTERN.test(value);
+}
+
+/** Emails are stored and compared trimmed and lowercased (the `uq_users_email` index is on the raw column). */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/**
+ * Characters as a person counts them: one per extended grapheme cluster, so a Chinese character,
+ * an emoji, or an emoji with skin tone / ZWJ sequence each count as one.
+ */
+export function countGraphemes(text: string): number {
+  let count = 0;
+  for (const _ of graphemes.segment(text)) count++;
+  return count;
+}
+
+/** C0/C1 control characters (newline and tab included) or lone surrogates, which no profile text needs. */
+export function hasControlCharacters(text: string): boolean {
+  return CONTROL_CHARACTER.test(text) || LONE_SURROGATE.test(text);
+}
+
+/**
+ * An absolute http(s) URL with a host, at most 2048 characters (code points, as PostgreSQL's
+ * varchar(2048) counts them), no whitespace or control characters anywhere (WHATWG URL parsing
+ * would silently strip some, so the stored string could differ from what was validated).
+ */
+export function isHttpUrl(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length === 0) return false;
+  if ([...value].length > AVATAR_URL_MAX_LENGTH) return false;
+  if (WHITESPACE.test(value) || hasControlCharacters(value) || !HTTP_PREFIX.test(value)) return false;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0;
+}

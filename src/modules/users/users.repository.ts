@@ -1,0 +1,126 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { EntityManager, Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { UserEntity } from './user.entity';
+import type { NewConfirmedUser, ProfilePatch, PublicProfile } from './user-records';
+
+// A raw column list: TypeORM reads an array here as property names and drops the snake_case ones.
+const PROFILE_COLUMNS = 'id, username, avatar_url, bio';
+
+/** Every column, aliased to the entity's property names. */
+const ENTITY_COLUMNS = `id, username, email, password_hash AS "passwordHash", role, avatar_url AS "avatarUrl", bio,
+  email_confirmed_at AS "emailConfirmedAt", created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+interface ProfileRow {
+  id: string;
+  username: string;
+  avatar_url: string | null;
+  bio: string | null;
+}
+
+/**
+ * The users table's queries. Every lookup is by primary key, by `email` (uq_users_email) or by
+ * `lower(username)` (uq_users_username_lower), so each one hits an index.
+ */
+@Injectable()
+export class UsersRepository {
+  constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
+
+  /** Plain SQL: every refresh reads the user by id, and the query builder cost more than the read. */
+  async findById(id: string): Promise<UserEntity | null> {
+    const rows = await this.users.query<Partial<UserEntity>[]>(`SELECT ${ENTITY_COLUMNS} FROM users WHERE id = $1`, [id]);
+    return rows[0] ? Object.assign(new UserEntity(), rows[0]) : null;
+  }
+
+  /** `email` must already be normalized. */
+  /** `manager`: run inside the caller's transaction (on its connection) instead of the pool. */
+  findByEmail(email: string, manager?: EntityManager): Promise<UserEntity | null> {
+    return this.repo(manager).findOneBy({ email });
+  }
+
+  private repo(manager: EntityManager | undefined): Repository<UserEntity> {
+    return manager ? manager.getRepository(UserEntity) : this.users;
+  }
+
+  // The two profile reads run on every `GET /users/me` and `/users/{username}`: plain SQL on the
+  // pool, since TypeORM's query builder cost more CPU than the indexed read itself (bench/results.md).
+  async findProfileById(id: string): Promise<PublicProfile | null> {
+    const rows = await this.users.query<ProfileRow[]>(`SELECT ${PROFILE_COLUMNS} FROM users WHERE id = $1`, [id]);
+    return rows[0] ? toProfile(rows[0]) : null;
+  }
+
+  async findProfileByUsername(username: string): Promise<PublicProfile | null> {
+    // Written exactly as the index expression so the planner uses uq_users_username_lower.
+    const rows = await this.users.query<ProfileRow[]>(`SELECT ${PROFILE_COLUMNS} FROM users WHERE lower(username) = lower($1)`, [username]);
+    return rows[0] ? toProfile(rows[0]) : null;
+  }
+
+  async usernameExists(username: string, manager?: EntityManager): Promise<boolean> {
+    return this.repo(manager).createQueryBuilder('u').where('lower(u.username) = lower(:username)', { username }).getExists();
+  }
+
+  /** Inserts with `email_confirmed_at = now()`; unique violations propagate to the caller. */
+  async insertConfirmed(manager: EntityManager, input: NewConfirmedUser): Promise<UserEntity> {
+    const result = await manager
+      .createQueryBuilder()
+      .insert()
+      .into(UserEntity)
+      .values({
+        username: input.username,
+        email: input.email,
+        passwordHash: input.passwordHash,
+        role: input.role,
+        emailConfirmedAt: () => 'now()',
+      })
+      .returning('*')
+      .execute();
+    const rows = result.raw as Record<string, unknown>[];
+    const row = rows[0];
+    if (!row) throw new Error('INSERT … RETURNING returned no row');
+    return manager.getRepository(UserEntity).create({
+      id: row.id as string,
+      username: row.username as string,
+      email: row.email as string,
+      passwordHash: row.password_hash as string,
+      role: row.role as UserEntity['role'],
+      avatarUrl: row.avatar_url as string | null,
+      bio: row.bio as string | null,
+      emailConfirmedAt: row.email_confirmed_at as Date | null,
+      createdAt: row.created_at as Date,
+      updatedAt: row.updated_at as Date,
+    });
+  }
+
+  /** One `UPDATE … RETURNING`: the unique index, not a prior read, decides username conflicts. */
+  async updateProfile(id: string, patch: ProfilePatch): Promise<PublicProfile | null> {
+    const set: QueryDeepPartialEntity<UserEntity> = { updatedAt: () => 'now()' };
+    if (patch.username !== undefined) set.username = patch.username;
+    if (patch.avatarUrl !== undefined) set.avatarUrl = patch.avatarUrl;
+    if (patch.bio !== undefined) set.bio = patch.bio;
+    const result = await this.users
+      .createQueryBuilder()
+      .update(UserEntity)
+      .set(set)
+      .where('id = :id', { id })
+      .returning(PROFILE_COLUMNS)
+      .execute();
+    const row = (result.raw as ProfileRow[])[0];
+    return row ? toProfile(row) : null;
+  }
+
+  /** Deletes by normalized email; the user's sessions and chats go with it (ON DELETE CASCADE). */
+  async deleteByEmail(email: string): Promise<boolean> {
+    const result = await this.users.delete({ email });
+    return (result.affected ?? 0) > 0;
+  }
+
+  async updateRoleByEmail(email: string, role: UserEntity['role']): Promise<boolean> {
+    const result = await this.users.update({ email }, { role });
+    return (result.affected ?? 0) > 0;
+  }
+}
+
+function toProfile(row: ProfileRow): PublicProfile {
+  return { id: row.id, username: row.username, avatarUrl: row.avatar_url, bio: row.bio };
+}

@@ -1,0 +1,140 @@
+import { Injectable } from '@nestjs/common';
+import { isUUID } from 'class-validator';
+import type { EntityManager } from 'typeorm';
+import type { Role } from '../../common/auth';
+import { isUniqueViolation } from '../../common/database/unique-violation';
+import type { UserEntity } from './user.entity';
+import { normalizeEmail } from './user-fields';
+import type { NewConfirmedUser, ProfilePatch, PublicProfile, UserAccount, UserAuthRecord, UsernameReservations } from './user-records';
+import { usersError } from './users.errors';
+import { UsersRepository } from './users.repository';
+
+export type { UserAccount, UserAuthRecord, UsernameReservations } from './user-records';
+
+export const UQ_USERS_USERNAME = 'uq_users_username_lower';
+export const UQ_USERS_EMAIL = 'uq_users_email';
+
+/**
+ * The one way into the users table, for this module's routes and for the auth module (which
+ * reads and creates users here instead of keeping its own copy of the entity logic).
+ */
+@Injectable()
+export class UsersService {
+  private reservations: UsernameReservations | undefined;
+
+  constructor(private readonly repository: UsersRepository) {}
+
+  /**
+   * Lets the auth module make renames respect unexpired pending signups' usernames (auth owns
+   * those), without the users module importing auth (auth already imports users).
+   */
+  useUsernameReservations(reservations: UsernameReservations): void {
+    this.reservations = reservations;
+  }
+
+  // ---- for the auth module -------------------------------------------------------------------
+
+  /**
+   * `manager`: read inside the caller's transaction. A caller holding a transaction (and a lock)
+   * must pass it, or a burst of such callers can exhaust the pool waiting for a second connection.
+   */
+  async findAuthRecordByEmail(email: string, manager?: EntityManager): Promise<UserAuthRecord | null> {
+    const user = await this.repository.findByEmail(normalizeEmail(email), manager);
+    return user ? toAuthRecord(user) : null;
+  }
+
+  async findAuthRecordById(id: string): Promise<UserAuthRecord | null> {
+    // A malformed id would be a PostgreSQL cast error (500); it simply matches nobody.
+    if (!isUUID(id)) return null;
+    const user = await this.repository.findById(id);
+    return user ? toAuthRecord(user) : null;
+  }
+
+  /** Inserts a confirmed user inside the caller's transaction; 409 `username_taken` / `email_taken`. */
+  async createConfirmedUser(manager: EntityManager, input: NewConfirmedUser): Promise<UserAuthRecord> {
+    try {
+      const user = await this.repository.insertConfirmed(manager, { ...input, email: normalizeEmail(input.email) });
+      return toAuthRecord(user);
+    } catch (error) {
+      throw mapUniqueViolation(error);
+    }
+  }
+
+  /** Case-insensitive. Every row of `users` is a confirmed user and holds its name through the unique index. */
+  isUsernameTaken(username: string, manager?: EntityManager): Promise<boolean> {
+    return this.repository.usernameExists(username, manager);
+  }
+
+  /** For the admin CLI: false when no user has this email. */
+  setRole(email: string, role: Role): Promise<boolean> {
+    return this.repository.updateRoleByEmail(normalizeEmail(email), role);
+  }
+
+  /** For the admin CLI: false when no user has this email. The caller revokes sessions first. */
+  deleteUser(email: string): Promise<boolean> {
+    return this.repository.deleteByEmail(normalizeEmail(email));
+  }
+
+  /** For the admin lookup route: exact, case-insensitive, indexed match on the normalized email. */
+  async findAccountByEmail(email: string): Promise<UserAccount | null> {
+    const user = await this.repository.findByEmail(normalizeEmail(email));
+    if (!user) return null;
+    return {
+      id: user.id,
+      email: user.email,
+      created_at: user.createdAt.toISOString(),
+      email_confirmed_at: user.emailConfirmedAt?.toISOString() ?? null,
+    };
+  }
+
+  // ---- profiles ------------------------------------------------------------------------------
+
+  async getProfile(userId: string): Promise<PublicProfile> {
+    const profile = await this.repository.findProfileById(userId);
+    if (!profile) throw usersError('user_not_found');
+    return profile;
+  }
+
+  async getProfileByUsername(username: string): Promise<PublicProfile> {
+    const profile = await this.repository.findProfileByUsername(username);
+    if (!profile) throw usersError('user_not_found');
+    return profile;
+  }
+
+  async updateProfile(userId: string, patch: ProfilePatch): Promise<PublicProfile> {
+    if (patch.username === undefined && patch.avatarUrl === undefined && patch.bio === undefined) {
+      throw usersError('no_changes');
+    }
+    // Pending signups live in the auth module's table, so this one check cannot be part of the
+    // UPDATE; confirmed users' names are decided by the unique index below.
+    if (patch.username !== undefined && (await this.reservations?.isReserved(patch.username))) {
+      throw usersError('username_taken');
+    }
+    let profile: PublicProfile | null;
+    try {
+      profile = await this.repository.updateProfile(userId, patch);
+    } catch (error) {
+      throw mapUniqueViolation(error);
+    }
+    if (!profile) throw usersError('user_not_found');
+    return profile;
+  }
+}
+
+function mapUniqueViolation(error: unknown): unknown {
+  if (isUniqueViolation(error, UQ_USERS_USERNAME)) return usersError('username_taken', { cause: error });
+  if (isUniqueViolation(error, UQ_USERS_EMAIL)) return usersError('email_taken', { cause: error });
+  return error;
+}
+
+function toAuthRecord(user: UserEntity): UserAuthRecord {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    passwordHash: user.passwordHash,
+    role: user.role,
+    emailConfirmedAt: user.emailConfirmedAt,
+    createdAt: user.createdAt,
+  };
+}

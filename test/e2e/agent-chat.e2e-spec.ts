@@ -1,0 +1,370 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AgentChatService } from '../../src/modules/agent-chat/agent-chat.service';
+import { AIMessage, fakeModel, FakeListChatModel, GatedModel, SwitchableModelFactory } from '../../src/modules/agent-chat/llm/testing';
+import { overrideModel, parseSse } from './agent-chat.fixtures';
+import { eventually, expectProblem, request } from './support/http';
+import { createTestApp, type TestApp } from './support/test-app';
+import { createUser, type TestUser } from './support/users';
+
+interface ChatAnswer {
+  session_id: string;
+  output: string;
+  events: { type: string; [k: string]: unknown }[];
+}
+
+jest.setTimeout(30_000);
+
+describe('agent chat (fake models)', () => {
+  const models = new SwitchableModelFactory();
+  let t: TestApp;
+  let alice: TestUser;
+  let bob: TestUser;
+  let db: DataSource;
+
+  beforeAll(async () => {
+    // Many runs from few users here; the per-user limit has its own test with a small limit.
+    t = await createTestApp({ AGENT_RUNS_PER_MINUTE: '1000' }, overrideModel(models));
+    db = t.app.get(DataSource);
+    alice = await createUser(t);
+    bob = await createUser(t);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const chat = (user: TestUser, body: unknown, headers: Record<string, string> = {}) =>
+    request<ChatAnswer>(t.url, 'POST', '/api/v1/agent-chats', { token: user.accessToken, body, headers });
+  const runsOf = async (sessionId: string) =>
+    db.query<{ status: string; error_code: string | null; model: string; model_calls: number; tool_calls: number }[]>(
+      `SELECT status, error_code, model, model_calls, tool_calls FROM agent_chat_runs WHERE session_id = $1 ORDER BY started_at`,
+      [sessionId],
+    );
+  const messagesOf = async (sessionId: string) =>
+    db.query<{ role: string; content: string }[]>(`SELECT role, content FROM agent_chat_messages WHERE session_id = $1 ORDER BY seq`, [
+      sessionId,
+    ]);
+
+  it('answers a plain run with session_id, output and well-formed events, and stores it', async () => {
+    models.model = new FakeListChatModel({ responses: ['Hello, Alice!'] });
+    const res = await chat(alice, { message: 'Hi there' });
+    expect(res.status).toBe(200);
+    expect(res.body.session_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.body.output).toBe('Hello, Alice!');
+    expect(res.body.events.map((e) => e.type)).toEqual([
+      'RUN_STARTED',
+      'TEXT_MESSAGE_START',
+      'TEXT_MESSAGE_CONTENT',
+      'TEXT_MESSAGE_END',
+      'RUN_FINISHED',
+    ]);
+    expect(res.body.events[0]).toEqual({ type: 'RUN_STARTED', run_id: expect.any(String), session_id: res.body.session_id });
+    expect(res.body.events[2]).toMatchObject({ delta: 'Hello, Alice!' });
+    expect(res.body.events[4]).toEqual({ type: 'RUN_FINISHED', run_id: res.body.events[0]?.run_id, output: 'Hello, Alice!' });
+    expect(await runsOf(res.body.session_id)).toEqual([
+      { status: 'succeeded', error_code: null, model: 'fake-test-model', model_calls: 1, tool_calls: 0 },
+    ]);
+    expect(await messagesOf(res.body.session_id)).toEqual([
+      { role: 'user', content: 'Hi there' },
+      { role: 'assistant', content: 'Hello, Alice!' },
+    ]);
+    const events = await db.query<{ type: string }[]>(`SELECT type FROM agent_chat_run_events WHERE run_id = $1 ORDER BY seq`, [
+      res.body.events[0]?.run_id,
+    ]);
+    expect(events.map((e) => e.type)).toEqual(res.body.events.map((e) => e.type));
+  });
+
+  it('records a model answer holding what PostgreSQL cannot store (NUL, a lone surrogate) with U+FFFD in its place', async () => {
+    models.model = new FakeListChatModel({ responses: ['a\u0000b\ud83d'] });
+    const res = await chat(alice, { message: 'Say something odd' });
+    expect(res.status).toBe(200);
+    expect(await messagesOf(res.body.session_id)).toEqual([
+      { role: 'user', content: 'Say something odd' },
+      { role: 'assistant', content: 'a\uFFFDb\uFFFD' },
+    ]);
+    expect(await runsOf(res.body.session_id)).toEqual([expect.objectContaining({ status: 'succeeded' })]);
+  });
+
+  it('runs tools: calculator, and the caller’s own profile from the server-side identity', async () => {
+    models.model = fakeModel()
+      .respondWithTools([
+        { name: 'calculator', args: { expression: '6 * 7' }, id: 'call_calc' },
+        { name: 'my_profile', args: {}, id: 'call_me' },
+      ])
+      .respond(new AIMessage('42, and you are you.'));
+    const res = await chat(alice, { message: 'What is 6*7 and who am I?' });
+    expect(res.status).toBe(200);
+    const results = res.body.events.filter((e) => e.type === 'TOOL_CALL_RESULT');
+    expect(results).toEqual(
+      expect.arrayContaining([
+        { type: 'TOOL_CALL_RESULT', tool_call_id: 'call_calc', tool_name: 'calculator', result: '42' },
+        expect.objectContaining({ tool_call_id: 'call_me', tool_name: 'my_profile' }),
+      ]),
+    );
+    const profile = JSON.parse(String(results.find((e) => e.tool_call_id === 'call_me')?.result)) as { id: string; username: string };
+    expect(profile).toMatchObject({ id: alice.id, username: alice.username });
+    expect(res.body.events.filter((e) => e.type === 'TOOL_CALL_START').map((e) => e.tool_call_id)).toEqual(['call_calc', 'call_me']);
+    expect(res.body.output).toBe('42, and you are you.');
+    expect((await runsOf(res.body.session_id))[0]).toMatchObject({ status: 'succeeded', model_calls: 2, tool_calls: 2 });
+    expect((await messagesOf(res.body.session_id)).map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'tool', 'assistant']);
+  });
+
+  it('reports a failing tool with `error` and lets the model answer', async () => {
+    models.model = fakeModel()
+      .respondWithTools([{ name: 'calculator', args: { expression: '1 / 0' }, id: 'c1' }])
+      .respond(new AIMessage('That cannot be computed.'));
+    const res = await chat(alice, { message: '1/0?' });
+    expect(res.status).toBe(200);
+    expect(res.body.events.find((e) => e.type === 'TOOL_CALL_RESULT')).toEqual({
+      type: 'TOOL_CALL_RESULT',
+      tool_call_id: 'c1',
+      tool_name: 'calculator',
+      result: 'Tool calculator failed: division by zero.',
+      error: 'invalid_input',
+    });
+  });
+
+  it('continues a session: the second run sees the first exchange', async () => {
+    models.model = new FakeListChatModel({ responses: ['Noted: blue.'] });
+    const first = await chat(alice, { message: 'My favourite colour is blue.' });
+    const model = fakeModel().respond(new AIMessage('Blue.'));
+    models.model = model;
+    const second = await chat(alice, { message: 'What is my favourite colour?', session_id: first.body.session_id });
+    expect(second.status).toBe(200);
+    expect(second.body.session_id).toBe(first.body.session_id);
+    const seen = model.calls[0]?.messages.map((m) => `${m.getType()}:${m.text}`);
+    expect(seen).toEqual(
+      expect.arrayContaining(['human:My favourite colour is blue.', 'ai:Noted: blue.', 'human:What is my favourite colour?']),
+    );
+    expect((await messagesOf(first.body.session_id)).map((m) => m.content)).toEqual([
+      'My favourite colour is blue.',
+      'Noted: blue.',
+      'What is my favourite colour?',
+      'Blue.',
+    ]);
+  });
+
+  it('creates a session with the given id when it is unknown', async () => {
+    models.model = new FakeListChatModel({ responses: ['ok'] });
+    const sessionId = randomUUID();
+    const res = await chat(alice, { message: 'new', session_id: sessionId });
+    expect(res.status).toBe(200);
+    expect(res.body.session_id).toBe(sessionId);
+  });
+
+  it('takes `session_id: null` as absent: a new session (the fuzzer found a 500 here)', async () => {
+    models.model = new FakeListChatModel({ responses: ['fresh'] });
+    const res = await chat(alice, { message: 'start over', session_id: null });
+    expect(res.status).toBe(200);
+    expect(res.body.session_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await messagesOf(res.body.session_id)).toEqual([
+      { role: 'user', content: 'start over' },
+      { role: 'assistant', content: 'fresh' },
+    ]);
+  });
+
+  it("answers 404 for another user's session, and leaves it untouched", async () => {
+    models.model = new FakeListChatModel({ responses: ['secret'] });
+    const mine = await chat(alice, { message: 'private' });
+    const res = await chat(bob, { message: 'let me in', session_id: mine.body.session_id });
+    expectProblem(res, 404, 'session_not_found', '/api/v1/agent-chats');
+    const sse = await chat(bob, { message: 'let me in', session_id: mine.body.session_id }, { accept: 'text/event-stream' });
+    expectProblem(sse, 404, 'session_not_found');
+    expect(await messagesOf(mine.body.session_id)).toHaveLength(2);
+    expectProblem(
+      await request(t.url, 'GET', `/api/v1/agent-chats/${mine.body.session_id}`, { token: bob.accessToken }),
+      404,
+      'session_not_found',
+    );
+  });
+
+  it.each([
+    ['missing message', {}, 'message'],
+    ['empty message', { message: '' }, 'message'],
+    ['too long message', { message: 'x'.repeat(8001) }, 'message'],
+    ['message not a string', { message: 42 }, 'message'],
+    ['session_id not a UUID', { message: 'hi', session_id: 'abc' }, 'session_id'],
+    ['unknown field', { message: 'hi', user_id: 'someone' }, 'user_id'],
+  ])('answers 422 for %s, also when SSE is asked for', async (_name, body, field) => {
+    const variants: Record<string, string>[] = [{}, { accept: 'text/event-stream' }];
+    for (const headers of variants) {
+      const problem = expectProblem(await chat(alice, body, headers), 422, 'validation_failed');
+      expect(problem.errors?.map((e) => e.field)).toContain(field);
+    }
+  });
+
+  it('accepts a message of exactly 8000 characters', async () => {
+    models.model = new FakeListChatModel({ responses: ['long'] });
+    expect((await chat(alice, { message: 'x'.repeat(8000) })).status).toBe(200);
+  });
+
+  it('answers 401 without a valid token', async () => {
+    expectProblem(await request(t.url, 'POST', '/api/v1/agent-chats', { body: { message: 'hi' } }), 401, 'unauthenticated');
+    expectProblem(await request(t.url, 'POST', '/api/v1/agent-chats', { body: { message: 'hi' }, token: 'nope' }), 401, 'invalid_token');
+    expectProblem(await request(t.url, 'GET', '/api/v1/agent-chats'), 401, 'unauthenticated');
+  });
+
+  it('streams Server-Sent Events in order with sequential ids, ending with RUN_FINISHED', async () => {
+    models.model = fakeModel()
+      .respondWithTools([{ name: 'current_time', args: { time_zone: 'Asia/Shanghai' }, id: 't1' }])
+      .respond(new AIMessage('It is late.'));
+    const res = await fetch(`${t.url}/api/v1/agent-chats`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice.accessToken}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ message: 'What time is it in Shanghai?' }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    const events = parseSse(await res.text());
+    // fakeModel's tool-calling answer also carries text (it echoes the question): a message first.
+    expect(events.map((e) => e.event)).toEqual([
+      'RUN_STARTED',
+      'TEXT_MESSAGE_START',
+      'TEXT_MESSAGE_CONTENT',
+      'TEXT_MESSAGE_END',
+      'TOOL_CALL_START',
+      'TOOL_CALL_ARGS',
+      'TOOL_CALL_END',
+      'TOOL_CALL_RESULT',
+      'TEXT_MESSAGE_START',
+      'TEXT_MESSAGE_CONTENT',
+      'TEXT_MESSAGE_END',
+      'RUN_FINISHED',
+    ]);
+    expect(events.map((e) => e.id)).toEqual(events.map((_, i) => String(i + 1)));
+    for (const e of events) expect(e.data.type).toBe(e.event);
+    expect(JSON.parse(String(events[7]?.data.result))).toMatchObject({ time_zone: 'Asia/Shanghai' });
+    expect(events[11]?.data).toMatchObject({ output: 'It is late.' });
+  });
+
+  it('streams text deltas as they are produced', async () => {
+    models.model = new FakeListChatModel({ responses: ['abc'] });
+    const res = await chat(alice, { message: 'stream please' }, { accept: 'text/event-stream' });
+    const events = parseSse(res.text);
+    expect(events.filter((e) => e.event === 'TEXT_MESSAGE_CONTENT').map((e) => e.data.delta)).toEqual(['a', 'b', 'c']);
+    expect(events[events.length - 1]?.data).toMatchObject({ type: 'RUN_FINISHED', output: 'abc' });
+  });
+
+  it('aborts the run when the SSE client disconnects: the model call is cancelled, no further call, run aborted', async () => {
+    const model = new GatedModel('Thinking', ' never sent');
+    models.model = model;
+    const sessionId = randomUUID();
+    const client = new AbortController();
+    const res = await fetch(`${t.url}/api/v1/agent-chats`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice.accessToken}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ message: 'take your time', session_id: sessionId }),
+      signal: client.signal,
+    });
+    const reader = res.body!.getReader();
+    let seen = '';
+    while (!seen.includes('TEXT_MESSAGE_CONTENT')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += Buffer.from(value).toString('utf8');
+    }
+    client.abort();
+    await eventually(async () => (await runsOf(sessionId))[0]?.status === 'aborted');
+    expect(model.aborted).toBe(1);
+    expect(model.calls).toBe(1);
+    expect((await runsOf(sessionId))[0]).toMatchObject({ status: 'aborted', error_code: 'aborted' });
+    expect(await messagesOf(sessionId)).toEqual([{ role: 'user', content: 'take your time' }]);
+  });
+
+  it('answers 409 run_in_progress to a second message while a run is going, then accepts one after', async () => {
+    const model = new GatedModel('Working', ' done.');
+    models.model = model;
+    const sessionId = randomUUID();
+    const first = chat(alice, { message: 'first', session_id: sessionId });
+    await eventually(() => model.calls === 1);
+    expectProblem(await chat(alice, { message: 'second', session_id: sessionId }), 409, 'run_in_progress');
+    model.release();
+    const done = await first;
+    expect(done.status).toBe(200);
+    expect(done.body.output).toBe('Working done.');
+    models.model = new FakeListChatModel({ responses: ['third ok'] });
+    expect((await chat(alice, { message: 'third', session_id: sessionId })).status).toBe(200);
+    expect((await messagesOf(sessionId)).map((m) => m.content)).toEqual(['first', 'Working done.', 'third', 'third ok']);
+  });
+
+  it('answers 502 model_error for a failing model, keeping the user message and recording the run failed', async () => {
+    models.model = fakeModel().alwaysThrow(new Error('internal provider stack trace secret'));
+    const sessionId = randomUUID();
+    const res = await chat(alice, { message: 'fail please', session_id: sessionId });
+    const problem = expectProblem(res, 502, 'model_error');
+    expect(res.text).not.toContain('secret');
+    expect(problem.detail).toBeTruthy();
+    expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'failed', error_code: 'model_error' })]);
+    expect(await messagesOf(sessionId)).toEqual([{ role: 'user', content: 'fail please' }]);
+
+    const sse = await chat(
+      alice,
+      { message: 'fail again', session_id: sessionId },
+      { accept: 'text/event-stream', 'accept-language': 'en' },
+    );
+    expect(sse.status).toBe(200);
+    const events = parseSse(sse.text);
+    expect(events.map((e) => e.event)).toEqual(['RUN_STARTED', 'RUN_ERROR']);
+    expect(events[1]?.data).toMatchObject({ code: 'model_error', error: 'The model answered with an error. Please try again.' });
+  });
+
+  it('answers 503 model_unavailable when the model server cannot be reached', async () => {
+    models.model = fakeModel().alwaysThrow(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }));
+    const sessionId = randomUUID();
+    expectProblem(await chat(alice, { message: 'anyone there?', session_id: sessionId }), 503, 'model_unavailable');
+    expect((await runsOf(sessionId))[0]).toMatchObject({ status: 'failed', error_code: 'model_unavailable' });
+  });
+
+  it('marks runs left running by a crashed process as failed at start-up', async () => {
+    const sessionId = randomUUID();
+    const runId = randomUUID();
+    await db.query(`INSERT INTO agent_chat_sessions (id, user_id, title) VALUES ($1, $2, 'crashed')`, [sessionId, alice.id]);
+    await db.query(
+      `INSERT INTO agent_chat_runs (id, session_id, user_id, status, provider, model, started_at) VALUES ($1, $2, $3, 'running', 'fake', 'x', now() - interval '10 minutes')`,
+      [runId, sessionId, alice.id],
+    );
+    await t.app.get(AgentChatService).onModuleInit();
+    expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'failed', error_code: 'interrupted' })]);
+  });
+
+  it('lists my sessions newest first with a cursor, and shows one session’s messages (extensions)', async () => {
+    const carol = await createUser(t);
+    models.model = new FakeListChatModel({ responses: ['r'] });
+    const ids: string[] = [];
+    for (const text of ['one', 'two', 'three']) ids.push((await chat(carol, { message: text })).body.session_id);
+    const page1 = await request<{ items: { session_id: string; title: string }[]; next_cursor: string | null }>(
+      t.url,
+      'GET',
+      '/api/v1/agent-chats?limit=2',
+      {
+        token: carol.accessToken,
+      },
+    );
+    expect(page1.status).toBe(200);
+    expect(page1.body.items.map((s) => s.title)).toEqual(['three', 'two']);
+    const page2 = await request<{ items: { session_id: string }[]; next_cursor: string | null }>(
+      t.url,
+      'GET',
+      `/api/v1/agent-chats?limit=2&cursor=${page1.body.next_cursor}`,
+      { token: carol.accessToken },
+    );
+    expect(page2.body).toEqual({ items: [expect.objectContaining({ session_id: ids[0] })], next_cursor: null });
+    const detail = await request<{ session_id: string; messages: { role: string; content: string }[] }>(
+      t.url,
+      'GET',
+      `/api/v1/agent-chats/${ids[0]}`,
+      {
+        token: carol.accessToken,
+      },
+    );
+    expect(detail.status).toBe(200);
+    expect(detail.body.messages.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'one'],
+      ['assistant', 'r'],
+    ]);
+    expectProblem(await request(t.url, 'GET', '/api/v1/agent-chats?limit=0', { token: carol.accessToken }), 422, 'validation_failed');
+    expectProblem(await request(t.url, 'GET', '/api/v1/agent-chats?cursor=bogus', { token: carol.accessToken }), 422, 'validation_failed');
+    expectProblem(await request(t.url, 'GET', '/api/v1/agent-chats/not-a-uuid', { token: carol.accessToken }), 422, 'validation_failed');
+  });
+});

@@ -1,0 +1,123 @@
+import { Logger } from '@nestjs/common';
+import { runCli } from '../../src/cli';
+import { randomIp, signUpAndLogin, uniqueName } from './support/auth';
+import { expectProblem, request } from './support/http';
+import { startMailbox, type Mailbox } from './support/mailbox';
+import { createTestApp, type TestApp } from './support/test-app';
+
+const LOOKUP = '/api/v1/auth/users';
+
+jest.setTimeout(60_000);
+
+function claims(accessToken: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+}
+
+describe('auth: roles, admin lookup and admin CLI', () => {
+  let mailbox: Mailbox;
+  let t: TestApp;
+  const adminName = uniqueName('admin');
+  const adminEmail = `${adminName}@example.test`;
+
+  beforeAll(async () => {
+    mailbox = await startMailbox();
+    t = await createTestApp({
+      SMTP_URL: mailbox.smtpUrl,
+      TRUST_PROXY: 'true',
+      ADMIN_EMAILS: `someone@example.test, ${adminEmail.toUpperCase()}`,
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    await mailbox.stop();
+  });
+
+  const lookup = (token: string | undefined, query: string, headers: Record<string, string> = {}) =>
+    request(t.url, 'GET', `${LOOKUP}${query}`, { token, headers: { 'x-forwarded-for': randomIp(), ...headers } });
+
+  it('role is user by default and admin for an address in ADMIN_EMAILS', async () => {
+    const user = await signUpAndLogin(t, mailbox);
+    expect(claims(user.accessToken).role).toBe('user');
+    const admin = await signUpAndLogin(t, mailbox, { username: adminName, email: adminEmail });
+    expect(claims(admin.accessToken).role).toBe('admin');
+  });
+
+  it('GET /auth/users: exact, case-insensitive match for admins, audited; 404, 422, 403 and 401 otherwise', async () => {
+    const admin = await signUpAndLogin(t, mailbox, { username: uniqueName('admin'), email: 'someone@example.test' });
+    const target = await signUpAndLogin(t, mailbox);
+    const log = jest.spyOn(Logger.prototype, 'log');
+    try {
+      const found = await lookup(admin.accessToken, `?email=${encodeURIComponent(target.user.email.toUpperCase())}`, {
+        'x-request-id': 'req-lookup-1',
+      });
+      expect(found.status).toBe(200);
+      expect(found.body).toEqual({
+        id: target.user.id,
+        email: target.user.email,
+        created_at: expect.any(String),
+        email_confirmed_at: expect.any(String),
+      });
+      const body = found.body as { created_at: string; email_confirmed_at: string };
+      expect(new Date(body.created_at).toISOString()).toBe(body.created_at);
+      expect(new Date(body.email_confirmed_at).toISOString()).toBe(body.email_confirmed_at);
+      expect(log).toHaveBeenCalledWith(
+        expect.objectContaining({
+          event: 'audit.user_lookup',
+          actor_id: admin.user.id,
+          target_id: target.user.id,
+          request_id: 'req-lookup-1',
+        }),
+        expect.any(String),
+      );
+    } finally {
+      log.mockRestore();
+    }
+    // Exact: a prefix is not a match.
+    const prefix = target.user.email.slice(0, -1);
+    expect(
+      expectProblem(await lookup(admin.accessToken, `?email=${encodeURIComponent(prefix)}`), 404, 'user_not_found', LOOKUP).detail,
+    ).toBe('用户不存在');
+    expectProblem(await lookup(admin.accessToken, `?email=nobody-${uniqueName()}@example.test`), 404, 'user_not_found');
+    expectProblem(await lookup(admin.accessToken, ''), 422, 'validation_failed', LOOKUP);
+    expectProblem(await lookup(admin.accessToken, '?email=not-an-email'), 422, 'validation_failed');
+
+    const forbidden = expectProblem(
+      await lookup(target.accessToken, `?email=${encodeURIComponent(admin.user.email)}`),
+      403,
+      'not_admin',
+      LOOKUP,
+    );
+    expect(forbidden.detail).toBe('无权限访问');
+    expectProblem(await lookup(undefined, `?email=${encodeURIComponent(admin.user.email)}`), 401, 'unauthenticated');
+  });
+
+  it("npm run cli -- grant-admin / revoke-admin change the role and close the user's sessions", async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: { write: (s: string) => void out.push(s) }, err: { write: (s: string) => void err.push(s) } };
+
+    expect(await runCli(['grant-admin', u.user.email.toUpperCase()], t.config, io.out, io.err)).toBe(0);
+    expect(out.join('')).toContain('role is now admin');
+    // The old token (role user) is refused at once; a new login carries the new role.
+    expectProblem(await lookup(u.accessToken, `?email=${encodeURIComponent(u.user.email)}`), 401, 'invalid_token');
+    const asAdmin = await request<{ access_token: string }>(t.url, 'POST', '/api/v1/auth/sessions', {
+      body: { email: u.user.email, password: u.password },
+      headers: { 'x-forwarded-for': randomIp() },
+    });
+    expect(claims(asAdmin.body.access_token).role).toBe('admin');
+    expect((await lookup(asAdmin.body.access_token, `?email=${encodeURIComponent(u.user.email)}`)).status).toBe(200);
+
+    expect(await runCli(['revoke-admin', u.user.email], t.config, io.out, io.err)).toBe(0);
+    expectProblem(await lookup(asAdmin.body.access_token, `?email=${encodeURIComponent(u.user.email)}`), 401, 'invalid_token');
+    const asUser = await request<{ access_token: string }>(t.url, 'POST', '/api/v1/auth/sessions', {
+      body: { email: u.user.email, password: u.password },
+      headers: { 'x-forwarded-for': randomIp() },
+    });
+    expect(claims(asUser.body.access_token).role).toBe('user');
+
+    expect(await runCli(['grant-admin', `nobody-${uniqueName()}@example.test`], t.config, io.out, io.err)).toBe(1);
+    expect(await runCli(['promote', u.user.email], t.config, io.out, io.err)).toBe(2);
+    expect(err.join('')).toContain('usage: npm run cli -- grant-admin <email>');
+  });
+});

@@ -1,0 +1,338 @@
+import { getRedisConnectionToken } from '@nestjs-modules/ioredis';
+import { Logger } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { emailKey } from '../../src/modules/auth/auth-secrets';
+import { randomIp, signUpAndLogin, uniqueName, type SignedUpUser } from './support/auth';
+import { eventually, expectProblem, request, type ApiResponse } from './support/http';
+import { startMailbox, type Mailbox } from './support/mailbox';
+import { createTestApp, type TestApp } from './support/test-app';
+
+const LOGIN = '/api/v1/auth/sessions';
+const REFRESH = '/api/v1/auth/sessions/refresh';
+const LOOKUP = '/api/v1/auth/users';
+
+// Argon2 (19 MiB, t=2) on every signup and login is slow on a shared 2-core machine.
+jest.setTimeout(60_000);
+
+type Tokens = { access_token: string; refresh_token: string; user: { id: string; email: string } };
+
+describe('auth: login, refresh, logout', () => {
+  let mailbox: Mailbox;
+  let t: TestApp;
+  let db: DataSource;
+  const GRACE_MS = 400;
+
+  beforeAll(async () => {
+    mailbox = await startMailbox();
+    t = await createTestApp({
+      SMTP_URL: mailbox.smtpUrl,
+      TRUST_PROXY: 'true',
+      AUTH_REFRESH_GRACE_MS: String(GRACE_MS),
+      AUTH_MAIL_MIN_INTERVAL_SECONDS: '0',
+    });
+    db = t.app.get(DataSource);
+  });
+  afterAll(async () => {
+    await t.close();
+    await mailbox.stop();
+  });
+
+  const call = (
+    method: string,
+    path: string,
+    opts: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
+    app: TestApp = t,
+  ): Promise<ApiResponse> => request(app.url, method, path, { ...opts, headers: { 'x-forwarded-for': randomIp(), ...opts.headers } });
+  const login = (email: string, password: string, headers?: Record<string, string>) =>
+    call('POST', LOGIN, { body: { email, password }, headers });
+  const refresh = (token: string) => call('POST', REFRESH, { body: { refresh_token: token } });
+  /** A route behind the guard: a non-admin gets 403 when the token is accepted, 401 when it is not. */
+  const probe = (token: string, app: TestApp = t) => call('GET', `${LOOKUP}?email=x@example.test`, { token }, app);
+
+  it('logs in (case-insensitive email) with the exact token response and records the session', async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    const res = await login(u.user.email.toUpperCase(), u.password, { 'user-agent': 'jest-agent/1.0' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      access_token: expect.any(String),
+      refresh_token: expect.any(String),
+      expires_in: 3600,
+      token_type: 'bearer',
+      user: u.user,
+    });
+    const body = res.body as Tokens;
+    expect(Buffer.from(body.refresh_token, 'base64url')).toHaveLength(32);
+    const [session] = await db.query<{ user_agent: string; ip: string; revoked_at: Date | null; max_age: number; refresh_hash: string }[]>(
+      `SELECT user_agent, ip, revoked_at, extract(epoch FROM expires_at - created_at)::int AS max_age, refresh_hash FROM auth_sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1`,
+      [u.user.id],
+    );
+    expect(session).toEqual(
+      expect.objectContaining({ user_agent: 'jest-agent/1.0', ip: expect.stringMatching(/^10\./), revoked_at: null, max_age: 90 * 86400 }),
+    );
+    expect(session!.refresh_hash).not.toContain(body.refresh_token);
+    expect((await probe(body.access_token)).status).toBe(403);
+  });
+
+  it('answers unknown email and wrong password alike (401 invalid_credentials), and unconfirmed + right password with email_not_confirmed', async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    const wrong = await login(u.user.email, 'wrong-password');
+    const unknown = await login(`${uniqueName('ghost')}@example.test`, 'wrong-password');
+    for (const res of [wrong, unknown]) {
+      const problem = expectProblem(res, 401, 'invalid_credentials', LOGIN);
+      expect(problem.detail).toBe('邮箱或密码错误');
+    }
+    expect(wrong.body).toEqual(unknown.body);
+    expect(expectProblem(await login(u.user.email, 'wrong-password', { 'accept-language': 'en' }), 401, 'invalid_credentials').detail).toBe(
+      'The email or password is incorrect.',
+    );
+
+    const username = uniqueName();
+    const email = `${username}@example.test`;
+    expect((await call('POST', '/api/v1/auth/verifications', { body: { username, email, password: 'pending-pass' } })).status).toBe(202);
+    expectProblem(await login(email, 'pending-pass'), 401, 'email_not_confirmed', LOGIN);
+    expectProblem(await login(email, 'not-the-pass'), 401, 'invalid_credentials');
+    expectProblem(await login(email, '12345'), 422, 'validation_failed');
+    expectProblem(await login('not-an-email', 'secret1'), 422, 'validation_failed');
+  });
+
+  it('refresh rotates the token; the rotated one replays the same replacement within the grace period', async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    const first = await refresh(u.refreshToken);
+    expect(first.status).toBe(200);
+    const r1 = first.body as Tokens;
+    expect(first.body).toEqual({
+      access_token: expect.any(String),
+      refresh_token: expect.any(String),
+      expires_in: 3600,
+      token_type: 'bearer',
+      user: u.user,
+    });
+    expect(r1.refresh_token).not.toBe(u.refreshToken);
+    const again = await refresh(u.refreshToken);
+    expect(again.status).toBe(200);
+    expect((again.body as Tokens).refresh_token).toBe(r1.refresh_token);
+    // The chain continues from the replacement.
+    const second = await refresh(r1.refresh_token);
+    expect(second.status).toBe(200);
+    expect((second.body as Tokens).refresh_token).not.toBe(r1.refresh_token);
+    expect((await probe((second.body as Tokens).access_token)).status).toBe(403);
+  });
+
+  it("a session keeps its user's email and role; a session from before that snapshot still refreshes", async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    const sessionId = (JSON.parse(Buffer.from(u.accessToken.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid;
+    const [row] = await db.query<{ user_email: string; user_role: string }[]>(
+      `SELECT user_email, user_role FROM auth_sessions WHERE id = $1`,
+      [sessionId],
+    );
+    expect(row).toEqual({ user_email: u.user.email, user_role: 'user' });
+
+    await db.query(`UPDATE auth_sessions SET user_email = NULL, user_role = NULL WHERE id = $1`, [sessionId]);
+    const res = await refresh(u.refreshToken);
+    expect(res.status).toBe(200);
+    const body = res.body as Tokens;
+    expect(body.user).toEqual(u.user);
+    const claims = JSON.parse(Buffer.from(body.access_token.split('.')[1]!, 'base64url').toString()) as { sub: string; role: string };
+    expect(claims).toMatchObject({ sub: u.user.id, role: 'user' });
+  });
+
+  it('10 concurrent refreshes of one token all get the same replacement and never fork the session', async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    const results = await Promise.all(Array.from({ length: 10 }, () => refresh(u.refreshToken)));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    const tokens = new Set(results.map((r) => (r.body as Tokens).refresh_token));
+    expect(tokens.size).toBe(1);
+    const [replacement] = [...tokens];
+    const [{ n }] = await db.query<[{ n: number }]>(
+      `SELECT count(*)::int AS n FROM auth_refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id WHERE s.user_id = $1`,
+      [u.user.id],
+    );
+    expect(n).toBe(2); // the original and exactly one rotation
+    expect((await refresh(replacement!)).status).toBe(200);
+  });
+
+  it('reuse of a rotated token after the grace period revokes the whole session (401) and logs a security event', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const u = await signUpAndLogin(t, mailbox);
+      const r1 = (await refresh(u.refreshToken)).body as Tokens;
+      const [{ rotated_at }] = await db.query<[{ rotated_at: Date }]>(`SELECT rotated_at FROM auth_sessions WHERE user_id = $1`, [
+        u.user.id,
+      ]);
+      await eventually(async () => {
+        const [{ past }] = await db.query<[{ past: boolean }]>(`SELECT now() > $1::timestamptz + make_interval(secs => $2) AS past`, [
+          rotated_at,
+          GRACE_MS / 1000,
+        ]);
+        return past;
+      }, 5000);
+      const reuse = await refresh(u.refreshToken);
+      expect(expectProblem(reuse, 401, 'invalid_refresh_token', REFRESH).detail).toBe('无效的 refresh token');
+      // Everything of that session is dead now: the replacement and its access token.
+      expectProblem(await refresh(r1.refresh_token), 401, 'invalid_refresh_token');
+      expectProblem(await probe(r1.access_token), 401, 'invalid_token');
+      expectProblem(await probe(u.accessToken), 401, 'invalid_token');
+      const [row] = await db.query<{ revoked_reason: string }[]>(`SELECT revoked_reason FROM auth_sessions WHERE user_id = $1`, [
+        u.user.id,
+      ]);
+      expect(row!.revoked_reason).toBe('refresh_reuse');
+      expect(warn).toHaveBeenCalledWith(expect.objectContaining({ event: 'security.refresh_token_reuse' }), expect.any(String));
+      // Other sessions of the user are untouched.
+      expect((await login(u.user.email, u.password)).status).toBe(200);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('unknown, garbage and missing refresh tokens', async () => {
+    expectProblem(await refresh('x'.repeat(43)), 401, 'invalid_refresh_token', REFRESH);
+    expectProblem(await call('POST', REFRESH, { body: {} }), 422, 'validation_failed');
+    expectProblem(await call('POST', REFRESH, { body: { refresh_token: 5 } }), 422, 'validation_failed');
+  });
+
+  it('sessions end after 30 days without use or 90 days in all', async () => {
+    const idle = await signUpAndLogin(t, mailbox);
+    await db.query(`UPDATE auth_sessions SET last_used_at = now() - interval '30 days 1 minute' WHERE user_id = $1`, [idle.user.id]);
+    expectProblem(await refresh(idle.refreshToken), 401, 'invalid_refresh_token');
+    expectProblem(await probe(idle.accessToken), 401, 'invalid_token');
+
+    const old = await signUpAndLogin(t, mailbox);
+    // Used yesterday, but opened 90 days ago.
+    await db.query(
+      `UPDATE auth_sessions SET last_used_at = now() - interval '1 day', expires_at = now() - interval '1 second' WHERE user_id = $1`,
+      [old.user.id],
+    );
+    expectProblem(await refresh(old.refreshToken), 401, 'invalid_refresh_token');
+
+    const fresh = await signUpAndLogin(t, mailbox);
+    await db.query(`UPDATE auth_sessions SET last_used_at = now() - interval '29 days' WHERE user_id = $1`, [fresh.user.id]);
+    expect((await refresh(fresh.refreshToken)).status).toBe(200);
+  });
+
+  it('logout revokes the session: its access token is refused at once on another replica; unknown or repeated logouts are 204', async () => {
+    const replica = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true' });
+    try {
+      const u = await signUpAndLogin(t, mailbox);
+      const other = await login(u.user.email, u.password);
+      const otherTokens = other.body as Tokens;
+      expect((await probe(u.accessToken, replica)).status).toBe(403);
+
+      const out = await call('DELETE', LOGIN, { body: { refresh_token: u.refreshToken } });
+      expect(out.status).toBe(204);
+      expect(out.text).toBe('');
+      expectProblem(await probe(u.accessToken, replica), 401, 'invalid_token');
+      expectProblem(await probe(u.accessToken), 401, 'invalid_token');
+      expectProblem(await call('POST', REFRESH, { body: { refresh_token: u.refreshToken } }, replica), 401, 'invalid_refresh_token');
+      // Only that session: the user's other session still works.
+      expect((await probe(otherTokens.access_token, replica)).status).toBe(403);
+
+      expect((await call('DELETE', LOGIN, { body: { refresh_token: u.refreshToken } })).status).toBe(204);
+      expect((await call('DELETE', LOGIN, { body: { refresh_token: 'unknown-token' } })).status).toBe(204);
+      expectProblem(await call('DELETE', LOGIN, { body: {} }), 422, 'validation_failed', LOGIN);
+      expectProblem(await call('DELETE', LOGIN), 422, 'validation_failed', LOGIN);
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('login backoff: after 10 failures in 15 minutes further tries get 429 with Retry-After, for unknown emails alike', async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    const ghost = `${uniqueName('ghost')}@example.test`;
+    for (const email of [u.user.email, ghost]) {
+      for (let i = 0; i < 10; i++) expectProblem(await login(email, 'wrong-password'), 401, 'invalid_credentials');
+      const limited = await login(email, 'wrong-password');
+      expect(expectProblem(limited, 429, 'rate_limited', LOGIN).detail).toBe('请求过于频繁');
+      const retryAfter = Number(limited.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThan(50);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+    }
+    // Even the right password waits: the lock is per address, not per guess.
+    expectProblem(await login(u.user.email, u.password), 429, 'rate_limited');
+  });
+});
+
+describe('auth: login backoff grows and ends', () => {
+  let mailbox: Mailbox;
+  let t: TestApp;
+  beforeAll(async () => {
+    mailbox = await startMailbox();
+    // 1 s instead of 60 s as the first step, so growth and expiry are observable without long waits.
+    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true', AUTH_LOGIN_BACKOFF_BASE_SECONDS: '1' });
+  });
+  afterAll(async () => {
+    await t.close();
+    await mailbox.stop();
+  });
+
+  it('each failure after the lock doubles the wait (capped at 15 min), and the right password works once the wait is over', async () => {
+    const u: SignedUpUser = await signUpAndLogin(t, mailbox);
+    const login = (password: string) =>
+      request(t.url, 'POST', LOGIN, { body: { email: u.user.email, password }, headers: { 'x-forwarded-for': randomIp() } });
+    for (let i = 0; i < 10; i++) expect((await login('wrong-password')).status).toBe(401);
+    const waits: number[] = [];
+    for (let step = 0; step < 3; step++) {
+      const limited = await login('wrong-password');
+      expectProblem(limited, 429, 'rate_limited');
+      waits.push(Number(limited.headers.get('retry-after')));
+      // Wait out the lock (polling), then fail once more: the next lock is longer.
+      await eventually(async () => (await login('wrong-password')).status === 401, 10_000, 100);
+    }
+    expect(waits).toEqual([1, 2, 4]);
+    const final = await login('wrong-password');
+    expect(Number(final.headers.get('retry-after'))).toBe(8);
+    await eventually(async () => (await login(u.password)).status === 200, 15_000, 200);
+  });
+
+  it('the lock never exceeds 15 minutes, however many locks came before', async () => {
+    const email = `${uniqueName('ghost')}@example.test`;
+    // As if the address had been locked 20 times already (1 s · 2^20 would be 12 days).
+    await t.app.get<Redis>(getRedisConnectionToken()).set(`auth:login-level:${emailKey(email)}`, '20', 'EX', 600);
+    const login = () =>
+      request(t.url, 'POST', LOGIN, { body: { email, password: 'wrong-password' }, headers: { 'x-forwarded-for': randomIp() } });
+    for (let i = 0; i < 10; i++) expect((await login()).status).toBe(401);
+    const limited = await login();
+    expectProblem(limited, 429, 'rate_limited');
+    expect(Number(limited.headers.get('retry-after'))).toBe(900);
+  });
+});
+
+describe('auth: refresh grace period at its real default (10 s)', () => {
+  let mailbox: Mailbox;
+  let t: TestApp;
+  beforeAll(async () => {
+    mailbox = await startMailbox();
+    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true' });
+  });
+  afterAll(async () => {
+    await t.close();
+    await mailbox.stop();
+  });
+
+  it('a rotated token replays its replacement for 10 s, then revokes the session', async () => {
+    expect(t.config.auth.refreshGraceMs).toBe(10_000);
+    const u = await signUpAndLogin(t, mailbox);
+    const refresh = (token: string) =>
+      request<Tokens>(t.url, 'POST', REFRESH, { body: { refresh_token: token }, headers: { 'x-forwarded-for': randomIp() } });
+    const rotatedAt = Date.now();
+    const r1 = (await refresh(u.refreshToken)).body.refresh_token;
+    // Keep presenting the old token (as a slow second tab would) until it stops working.
+    const replays: number[] = [];
+    let last: ApiResponse<Tokens> | undefined;
+    await eventually(
+      async () => {
+        last = await refresh(u.refreshToken);
+        if (last.status !== 200) return true;
+        expect(last.body.refresh_token).toBe(r1);
+        replays.push(Date.now() - rotatedAt);
+        return false;
+      },
+      20_000,
+      500,
+    );
+    expectProblem(last!, 401, 'invalid_refresh_token');
+    expect(Date.now() - rotatedAt).toBeGreaterThanOrEqual(10_000);
+    expect(Math.max(...replays)).toBeGreaterThan(8_000); // replayed for (nearly) the whole window
+    expectProblem(await refresh(r1), 401, 'invalid_refresh_token');
+  });
+});

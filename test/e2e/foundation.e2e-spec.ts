@@ -1,0 +1,259 @@
+import { connect } from 'node:net';
+import { ProbeModule } from './support/probe.module';
+import { createTestApp, type TestApp } from './support/test-app';
+import { expectProblem, request } from './support/http';
+
+describe('foundation: problem+json, request id, health, CORS, rate limits', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ CORS_ORIGINS: 'https://app.example.com' }, { imports: [ProbeModule] });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  describe('health', () => {
+    it('liveness answers ok', async () => {
+      const res = await request(t.url, 'GET', '/api/v1/health');
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ status: 'ok' });
+    });
+
+    it('readiness reports redis and postgres as healthy', async () => {
+      const res = await request(t.url, 'GET', '/api/v1/infra/health');
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        status: 'healthy',
+        services: {
+          redis: { status: 'healthy', latency_ms: expect.any(Number) },
+          postgres: { status: 'healthy', latency_ms: expect.any(Number) },
+        },
+      });
+    });
+  });
+
+  describe('request id', () => {
+    it('echoes a sane caller id', async () => {
+      const res = await request(t.url, 'GET', '/api/v1/health', { headers: { 'x-request-id': 'client-abc.123' } });
+      expect(res.headers.get('x-request-id')).toBe('client-abc.123');
+    });
+
+    it('replaces an unsafe or oversized id with a generated one', async () => {
+      for (const bad of ['has space', 'x'.repeat(200), 'a\tb']) {
+        const res = await request(t.url, 'GET', '/api/v1/health', { headers: { 'x-request-id': bad } });
+        expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      }
+    });
+
+    it('is present on error answers too', async () => {
+      const res = await request(t.url, 'GET', '/api/v1/nope');
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    });
+  });
+
+  describe('problem+json for every error status', () => {
+    it('404 unknown route, instance without query', async () => {
+      expectProblem(await request(t.url, 'GET', '/api/v1/nope?secret=1'), 404, 'route_not_found', '/api/v1/nope');
+    });
+
+    it('400 malformed JSON', async () => {
+      const res = await request(t.url, 'POST', '/api/v1/__probe/echo', {
+        rawBody: '{"name":',
+        headers: { 'content-type': 'application/json' },
+      });
+      expectProblem(res, 400, 'malformed_json', '/api/v1/__probe/echo');
+    });
+
+    it('413 body over 64 KiB', async () => {
+      const res = await request(t.url, 'POST', '/api/v1/__probe/echo', {
+        body: { name: 'abc', email: 'a@b.co', pad: 'x'.repeat(70 * 1024) },
+      });
+      expectProblem(res, 413, 'payload_too_large');
+    });
+
+    it('415 wrong content type', async () => {
+      const res = await request(t.url, 'POST', '/api/v1/__probe/echo', {
+        rawBody: 'name=abc',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expectProblem(res, 415, 'unsupported_media_type');
+    });
+
+    it('422 with localized field errors, unknown fields rejected', async () => {
+      const res = await request(t.url, 'POST', '/api/v1/__probe/echo', { body: { name: 'ab', email: 'nope', role: 'admin' } });
+      const body = expectProblem(res, 422, 'validation_failed');
+      expect(body.detail).toBe('请求参数无效');
+      expect(body.errors).toEqual(
+        expect.arrayContaining([
+          { field: 'name', message: '长度须为 3 到 30 个字符' },
+          { field: 'email', message: '必须是有效的邮箱地址' },
+          { field: 'role', message: '不允许的字段' },
+        ]),
+      );
+    });
+
+    it('422 in English when Accept-Language prefers en', async () => {
+      const res = await request(t.url, 'POST', '/api/v1/__probe/echo', {
+        body: { name: 'ab', email: 'a@b.co' },
+        headers: { 'accept-language': 'en-US,en;q=0.9,zh;q=0.5' },
+      });
+      const body = expectProblem(res, 422, 'validation_failed');
+      expect(body.detail).toBe('The request parameters are invalid.');
+      expect(body.errors).toEqual([{ field: 'name', message: 'must be 3 to 30 characters long' }]);
+    });
+
+    it('422 when the body is not an object', async () => {
+      for (const rawBody of ['[]', '"text"', 'null', '42']) {
+        const res = await request(t.url, 'POST', '/api/v1/__probe/echo', { rawBody, headers: { 'content-type': 'application/json' } });
+        expectProblem(res, 422, 'validation_failed');
+      }
+    });
+
+    it('401 with WWW-Authenticate on a protected route, zh and en', async () => {
+      const zh = expectProblem(await request(t.url, 'GET', '/api/v1/__probe/private'), 401, 'unauthenticated');
+      expect(zh.detail).toBe('未认证');
+      const en = expectProblem(
+        await request(t.url, 'GET', '/api/v1/__probe/private', { headers: { 'accept-language': 'en' } }),
+        401,
+        'unauthenticated',
+      );
+      expect(en.detail).toBe('Authentication is required.');
+    });
+
+    it('401 invalid_token for a garbage bearer token', async () => {
+      expectProblem(await request(t.url, 'GET', '/api/v1/__probe/private', { token: 'not.a.jwt' }), 401, 'invalid_token');
+    });
+
+    it('409 conflict', async () => {
+      expectProblem(await request(t.url, 'GET', '/api/v1/__probe/conflict'), 409, 'conflict');
+    });
+
+    it('500 generic, never leaking internals', async () => {
+      const res = await request(t.url, 'GET', '/api/v1/__probe/boom', { headers: { 'accept-language': 'en' } });
+      const body = expectProblem(res, 500, 'internal_error');
+      expect(body.detail).toBe('An unexpected error occurred. Please try again later.');
+      expect(res.text).not.toMatch(/SELECT|password_hash|users/);
+    });
+
+    it('400 for a path with broken percent-encoding, 414 for an over-long path parameter', async () => {
+      expectProblem(await request(t.url, 'GET', '/api/v1/users/%E0%A4%A'), 400, 'bad_request');
+      expectProblem(await request(t.url, 'GET', `/api/v1/users/${'a'.repeat(150)}`), 414, 'uri_too_long');
+    });
+
+    it('answers HTTP parser errors (bad header bytes, oversized headers) as problem+json on the raw socket', async () => {
+      const raw = (payload: string): Promise<string> =>
+        new Promise((resolve, reject) => {
+          const { port } = new URL(t.url);
+          const socket = connect(Number(port), '127.0.0.1', () => socket.end(payload));
+          let data = '';
+          socket.on('data', (chunk) => (data += chunk.toString()));
+          socket.on('close', () => resolve(data));
+          socket.on('error', reject);
+        });
+      const badHeader = await raw('GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n');
+      expect(badHeader).toMatch(/^HTTP\/1\.1 400 /);
+      expect(badHeader).toMatch(/content-type: application\/problem\+json/i);
+      expect(JSON.parse(badHeader.slice(badHeader.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 400, code: 'bad_request' });
+      const huge = await raw(`GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+      expect(JSON.parse(huge.slice(huge.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 431, code: 'headers_too_large' });
+    });
+
+    it('503 when a dependency refuses connections', async () => {
+      const res = await request(t.url, 'GET', '/api/v1/__probe/db-down');
+      expectProblem(res, 503, 'dependency_unavailable');
+      expect(res.text).not.toMatch(/ECONNREFUSED|5432/);
+    });
+  });
+
+  describe('security headers and CORS', () => {
+    it('sets helmet headers', async () => {
+      const res = await request(t.url, 'GET', '/api/v1/health');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('strict-transport-security')).toMatch(/max-age=/);
+    });
+
+    it('allows a preflight from an allowed origin and exposes our headers', async () => {
+      const res = await request(t.url, 'OPTIONS', '/api/v1/users/me', {
+        headers: {
+          origin: 'https://app.example.com',
+          'access-control-request-method': 'GET',
+          'access-control-request-headers': 'authorization',
+        },
+      });
+      expect(res.status).toBe(204);
+      expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      const simple = await request(t.url, 'GET', '/api/v1/health', { headers: { origin: 'https://app.example.com' } });
+      const exposed = (simple.headers.get('access-control-expose-headers') ?? '').toLowerCase();
+      for (const h of ['retry-after', 'x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'])
+        expect(exposed).toContain(h);
+    });
+
+    it('gives no CORS headers to another origin', async () => {
+      const res = await request(t.url, 'OPTIONS', '/api/v1/users/me', {
+        headers: { origin: 'https://evil.example.net', 'access-control-request-method': 'GET' },
+      });
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+      const simple = await request(t.url, 'GET', '/api/v1/health', { headers: { origin: 'https://evil.example.net' } });
+      expect(simple.headers.get('access-control-allow-origin')).toBeNull();
+    });
+  });
+
+  describe('rate limiting', () => {
+    it('answers 429 with Retry-After past a route limit, counted across two app instances on one Redis', async () => {
+      const other = await createTestApp({}, { imports: [ProbeModule] });
+      try {
+        const ip = { 'x-forwarded-for': '203.0.113.9' }; // ignored: TRUST_PROXY is false, the key is the socket IP
+        const first = await request(t.url, 'GET', '/api/v1/__probe/limited', { headers: ip });
+        expect(first.status).toBe(200);
+        expect(first.headers.get('x-ratelimit-limit')).toBe('2');
+        expect((await request(other.url, 'GET', '/api/v1/__probe/limited')).status).toBe(200);
+        const third = await request(t.url, 'GET', '/api/v1/__probe/limited');
+        const body = expectProblem(third, 429, 'rate_limited', '/api/v1/__probe/limited');
+        expect(body.detail).toBe('请求过于频繁');
+        expect(Number(third.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+        expectProblem(await request(other.url, 'GET', '/api/v1/__probe/limited'), 429, 'rate_limited');
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('never limits health routes', async () => {
+      const answers = await Promise.all(Array.from({ length: 5 }, () => request(t.url, 'GET', '/api/v1/health')));
+      expect(answers.every((r) => r.status === 200 && r.headers.get('x-ratelimit-limit') === null)).toBe(true);
+    });
+  });
+
+  describe('OpenAPI', () => {
+    it('serves the JSON document and the UI', async () => {
+      const json = await request<{ openapi: string; paths: Record<string, unknown> }>(t.url, 'GET', '/api/docs-json');
+      expect(json.status).toBe(200);
+      expect(json.body.paths['/api/v1/health']).toBeDefined();
+      expect(json.body.paths['/api/v1/__probe/echo']).toBeUndefined();
+      const ui = await request(t.url, 'GET', '/api/docs');
+      expect(ui.status).toBe(200);
+      expect(ui.text).toMatch(/swagger/i);
+    });
+  });
+});
+
+describe('readiness with an unreachable Redis', () => {
+  it('turns 503 with the same body shape within 2 s', async () => {
+    const t = await createTestApp({ REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      const started = Date.now();
+      const res = await request(t.url, 'GET', '/api/v1/infra/health');
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({
+        status: 'unhealthy',
+        services: {
+          redis: { status: 'unhealthy', latency_ms: expect.any(Number) },
+          postgres: { status: 'healthy', latency_ms: expect.any(Number) },
+        },
+      });
+    } finally {
+      await t.close();
+    }
+  });
+});

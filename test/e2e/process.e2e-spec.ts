@@ -1,0 +1,88 @@
+import { eventually, request } from './support/http';
+import { freePort, startServer } from './support/server-process';
+
+/** Start-up and shutdown of the real process (src/main.ts), as an orchestrator sees them. */
+describe('process lifecycle', () => {
+  const runEnv = {
+    DATABASE_URL: process.env.DATABASE_URL,
+    REDIS_URL: process.env.REDIS_URL,
+    REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX,
+    DB_MIGRATIONS_RUN: 'false',
+    LOG_LEVEL: 'warn',
+  };
+
+  it('refuses to start in production without required settings: one clear line each, exit 1', async () => {
+    const server = startServer({ ...runEnv, NODE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:2525', LLM_PROVIDER: 'offline' });
+    expect(await server.exited).toBe(1);
+    expect(server.stderr().trim().split('\n')).toEqual([
+      'config error: JWT_SECRET is required in production (at least 32 random characters)',
+    ]);
+  });
+
+  it('starts in production with the required settings, serves health, and on SIGTERM finishes in-flight requests and exits 0', async () => {
+    const port = await freePort();
+    const server = startServer(
+      { ...runEnv, NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(48), SMTP_URL: 'smtp://127.0.0.1:2525', LLM_PROVIDER: 'offline' },
+      port,
+    );
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await eventually(async () => (await request(url, 'GET', '/api/v1/health').catch(() => ({ status: 0 }))).status === 200, 30_000, 100);
+      expect((await request(url, 'GET', '/api/v1/infra/health')).status).toBe(200);
+
+      const inFlight = Array.from({ length: 50 }, () =>
+        request(url, 'GET', '/api/v1/infra/health').then(
+          (r) => r.status,
+          () => 'closed' as const,
+        ),
+      );
+      const signalledAt = Date.now();
+      server.child.kill('SIGTERM');
+      const outcomes = await Promise.all(inFlight);
+      // Each request either completed or its connection closed before any work; never a 5xx.
+      expect(outcomes.filter((o) => o !== 200 && o !== 'closed')).toEqual([]);
+      expect(await server.exited).toBe(0);
+      expect(Date.now() - signalledAt).toBeLessThan(10_000);
+    } finally {
+      if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    }
+  });
+
+  it('writes one JSON access line per request (request id, path without query, status), none for probes, all flushed at exit', async () => {
+    const port = await freePort();
+    const server = startServer({ ...runEnv, LOG_LEVEL: 'info', LLM_PROVIDER: 'offline' }, port);
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await eventually(async () => (await request(url, 'GET', '/api/v1/health').catch(() => ({ status: 0 }))).status === 200, 30_000, 100);
+      const res = await request(url, 'GET', '/api/v1/users/me?email=someone%40example.test', {
+        headers: { authorization: 'Bearer not-a-token', 'x-request-id': 'req-access-1' },
+      });
+      expect(res.status).toBe(401);
+      for (let i = 0; i < 200; i++) expect((await request(url, 'GET', '/api/v1/users/nobody_here')).status).toBe(401);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    } finally {
+      if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    }
+    const lines = server
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map(
+        (l) => JSON.parse(l) as { msg?: string; request_id?: string; req?: { method: string; url: string }; res?: { statusCode: number } },
+      );
+    const access = lines.filter((l) => l.msg === 'request completed');
+    expect(access.find((l) => l.request_id === 'req-access-1')).toEqual(
+      expect.objectContaining({
+        req: { method: 'GET', url: '/api/v1/users/me' },
+        res: { statusCode: 401 },
+        responseTime: expect.any(Number),
+      }),
+    );
+    // Every request written, none lost to the asynchronous log destination at exit; no probe lines.
+    expect(access.filter((l) => l.req?.url === '/api/v1/users/nobody_here')).toHaveLength(200);
+    expect(access.filter((l) => l.req?.url.includes('health'))).toEqual([]);
+    expect(server.stdout()).not.toContain('not-a-token');
+    expect(server.stdout()).not.toContain('someone');
+  });
+});
