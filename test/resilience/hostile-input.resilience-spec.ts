@@ -93,15 +93,15 @@ describe('hostile input', () => {
         `SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'typeorm_migrations' ORDER BY 1`,
       )
     ).rows;
-    const parts = await Promise.all(
-      tables.map(async ({ name }) => {
-        const sql =
-          name === 'mail_outbox'
-            ? `SELECT count(*)::text AS f FROM mail_outbox`
-            : `SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS f FROM "${name}" t`;
-        return `${name}:${(await db.query<{ f: string }>(sql)).rows[0]!.f}`;
-      }),
-    );
+    // One client runs one query at a time (pg deprecates queueing them with Promise.all).
+    const parts: string[] = [];
+    for (const { name } of tables) {
+      const sql =
+        name === 'mail_outbox'
+          ? `SELECT count(*)::text AS f FROM mail_outbox`
+          : `SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS f FROM "${name}" t`;
+      parts.push(`${name}:${(await db.query<{ f: string }>(sql)).rows[0]!.f}`);
+    }
     return parts.join(',');
   }
 

@@ -1,3 +1,4 @@
+import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { isDependencyOutage } from './problem';
 
 describe('isDependencyOutage', () => {
@@ -7,7 +8,8 @@ describe('isDependencyOutage', () => {
     ['PostgreSQL shutting down (57P01)', withCode('57P01')],
     ['a refused connection', withCode('ECONNREFUSED')],
     ['a connection that died mid-query', new Error('Connection terminated unexpectedly')],
-    ['a released client used by a transaction after PostgreSQL went away', new Error('Client was closed and is not queryable')],
+    ['a transaction whose query runner TypeORM released on connection loss', new QueryRunnerProviderAlreadyReleasedError()],
+    ['a query runner released on connection loss', new QueryRunnerAlreadyReleasedError()],
     ['a driver error under TypeORM', Object.assign(new Error('query failed'), { driverError: withCode('08006') })],
     ['a cause chain', new Error('outer', { cause: new Error('Connection is closed.') })],
   ])('recognizes %s', (_name, error) => {

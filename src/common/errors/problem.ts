@@ -1,6 +1,7 @@
 import { HttpException } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { STATUS_CODES } from 'node:http';
+import { isReleasedByConnectionLoss } from '../database/connection-loss';
 import { negotiateLocale, type Locale } from '../i18n/locale';
 import { commonError, type CommonErrorCode } from './common-errors';
 import { DomainError } from './domain-error';
@@ -129,9 +130,6 @@ const OUTAGE_MESSAGES = [
   'Reached the max retries per request limit',
   'Client has encountered a connection error',
   'Cannot use a pool after calling end',
-  // pg, on a client TypeORM has already released because its connection failed: a transaction
-  // that was waiting (on Redis, say) when PostgreSQL went away sends its next statement here.
-  'Client was closed and is not queryable',
 ];
 
 /** A PostgreSQL or Redis outage (not a bug): answered 503 `dependency_unavailable`. */
@@ -141,6 +139,7 @@ export function isDependencyOutage(error: unknown): boolean {
     const { code, name, message } = e as { code?: unknown; name?: unknown; message?: unknown };
     if (typeof code === 'string' && (PG_CONNECTION_CODES.has(code) || NET_CODES.has(code))) return true;
     if (name === 'MaxRetriesPerRequestError') return true;
+    if (isReleasedByConnectionLoss(e)) return true;
     if (typeof message === 'string' && OUTAGE_MESSAGES.some((m) => message.includes(m))) return true;
     const driverError = (e as { driverError?: unknown }).driverError;
     if (driverError && driverError !== e && isDependencyOutage(driverError)) return true;
