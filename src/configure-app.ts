@@ -14,6 +14,8 @@ import { installAccessLog } from './common/logging/access-log';
 import { ROOT_LOGGER } from './common/logging/logging.module';
 
 export const API_PREFIX = 'api/v1';
+/** The Swagger UI (an HTML page and its assets); the JSON document is at `${DOCS_PATH}-json`. */
+const DOCS_PATH = 'api/docs';
 
 /** Headers a browser client may read on cross-origin responses. */
 const EXPOSED_HEADERS = [
@@ -87,7 +89,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   // Body-parsing failures (bad JSON, 413, 415) reach ProblemFilter through Nest's own Fastify
   // error handler, which Nest installs when the routes are registered.
 
-  installSecurityHeaders(fastify);
+  installSecurityHeaders(fastify, `/${DOCS_PATH}`);
   installAccessLog(fastify, app.get<pino.Logger>(ROOT_LOGGER));
   await app.register(cors, {
     origin: config.http.corsOrigins.length > 0 ? [...config.http.corsOrigins] : false,
@@ -97,7 +99,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     maxAge: 600,
   });
 
-  SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'api/docs-json' });
+  SwaggerModule.setup(DOCS_PATH, app, () => buildOpenApiDocument(app), { jsonDocumentUrl: `${DOCS_PATH}-json` });
 }
 
 export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {

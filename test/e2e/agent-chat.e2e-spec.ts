@@ -241,6 +241,8 @@ describe('agent chat (fake models)', () => {
   it('streams text deltas as they are produced', async () => {
     models.model = new FakeListChatModel({ responses: ['abc'] });
     const res = await chat(alice, { message: 'stream please' }, { accept: 'text/event-stream' });
+    expect(res.headers.get('cache-control')).toBe('no-store, no-transform');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
     const events = parseSse(res.text);
     expect(events.filter((e) => e.event === 'TEXT_MESSAGE_CONTENT').map((e) => e.data.delta)).toEqual(['a', 'b', 'c']);
     expect(events[events.length - 1]?.data).toMatchObject({ type: 'RUN_FINISHED', output: 'abc' });

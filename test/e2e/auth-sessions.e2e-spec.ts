@@ -61,6 +61,7 @@ describe('auth: login, refresh, logout', () => {
       token_type: 'bearer',
       user: u.user,
     });
+    expect(res.headers.get('cache-control')).toBe('no-store'); // RFC 6749 §5.1: tokens are never cached
     const body = res.body as Tokens;
     expect(Buffer.from(body.refresh_token, 'base64url')).toHaveLength(32);
     const [session] = await db.query<{ user_agent: string; ip: string; revoked_at: Date | null; max_age: number; refresh_hash: string }[]>(

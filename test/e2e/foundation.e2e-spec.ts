@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { API_SECURITY_HEADERS } from '../../src/common/http/security-headers';
 import { ProbeModule } from './support/probe.module';
 import { createTestApp, type TestApp } from './support/test-app';
 import { expectProblem, request } from './support/http';
@@ -167,10 +168,41 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
   });
 
   describe('security headers and CORS', () => {
-    it('sets helmet headers', async () => {
-      const res = await request(t.url, 'GET', '/api/v1/health');
-      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(res.headers.get('strict-transport-security')).toMatch(/max-age=/);
+    const headersOf = (res: { headers: Headers }, names: readonly string[]): Record<string, string | null> =>
+      Object.fromEntries(names.map((name) => [name, res.headers.get(name)]));
+
+    it("sets OWASP's API security headers, no-store included, on answers and on problems", async () => {
+      const names = Object.keys(API_SECURITY_HEADERS);
+      for (const res of [
+        await request(t.url, 'GET', '/api/v1/health'),
+        await request(t.url, 'GET', '/api/v1/no-such-route'),
+        await request(t.url, 'GET', '/api/docs-json'),
+      ]) {
+        expect(headersOf(res, names)).toEqual({
+          'cache-control': 'no-store',
+          'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+          'cross-origin-resource-policy': 'same-origin',
+          'referrer-policy': 'no-referrer',
+          'strict-transport-security': 'max-age=31536000; includeSubDomains',
+          'x-content-type-options': 'nosniff',
+          'x-frame-options': 'DENY',
+        });
+        // Helmet's HTML-only headers stay off JSON.
+        expect(headersOf(res, ['origin-agent-cluster', 'x-download-options'])).toEqual({
+          'origin-agent-cluster': null,
+          'x-download-options': null,
+        });
+      }
+    });
+
+    it("gives the Swagger UI helmet's HTML headers, with a CSP that runs its own scripts", async () => {
+      for (const path of ['/api/docs', '/api/docs/', '/api/docs/swagger-ui.css']) {
+        const res = await request(t.url, 'GET', path);
+        expect({ path, status: res.status }).toEqual({ path, status: 200 });
+        expect(res.headers.get('content-security-policy')).toContain("script-src 'self' 'unsafe-inline'");
+        expect(res.headers.get('origin-agent-cluster')).toBe('?1');
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      }
     });
 
     it('allows a preflight from an allowed origin and exposes our headers', async () => {

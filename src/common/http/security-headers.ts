@@ -2,7 +2,25 @@ import type { FastifyInstance } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** The API serves JSON; only the Swagger UI page needs scripts and styles from itself. */
+/**
+ * What every API response (JSON, problem+json, the agent's event stream) carries: the set the OWASP
+ * REST Security Cheat Sheet recommends for APIs, plus CORP and Referrer-Policy. `no-store` keeps
+ * tokens (RFC 6749 §5.1 requires it on token responses) and profiles out of every cache; the CSP
+ * lets nothing load or frame a response that a browser is somehow made to render. Helmet's other
+ * headers (COOP, Origin-Agent-Cluster, X-DNS-Prefetch-Control, X-Download-Options, …) govern HTML
+ * documents and do nothing for JSON; they stay on the one HTML page we serve, the Swagger UI.
+ */
+export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'cross-origin-resource-policy': 'same-origin',
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+});
+
+/** The Swagger UI page needs scripts and styles from itself. */
 const HELMET_OPTIONS: HelmetOptions = {
   contentSecurityPolicy: {
     directives: {
@@ -15,7 +33,7 @@ const HELMET_OPTIONS: HelmetOptions = {
 };
 
 /**
- * Helmet's headers, computed once. `@fastify/helmet` calls `helmet(options)` again on every
+ * Helmet's headers for the docs page, computed once. `@fastify/helmet` calls `helmet(options)` again on every
  * request (re-parsing the CSP directives each time, through two extra hooks), which cost more
  * than a whole Nest route in the bench. Our options are static (no per-request nonces), so the
  * headers are too: we run helmet's own middleware once against a recording response and set
@@ -46,10 +64,16 @@ export function securityHeaders(options: HelmetOptions = HELMET_OPTIONS): Readon
   return Object.freeze(headers);
 }
 
-export function installSecurityHeaders(fastify: FastifyInstance): void {
-  const headers = securityHeaders();
-  fastify.addHook('onRequest', (_request, reply, done) => {
-    void reply.headers(headers);
+/**
+ * {@link API_SECURITY_HEADERS} on every response; helmet's full set, with a CSP that lets the page
+ * run its own scripts, under `docsPath` (the Swagger UI and its assets).
+ */
+export function installSecurityHeaders(fastify: FastifyInstance, docsPath: string): void {
+  const docs = securityHeaders();
+  const isDocs = (url: string): boolean =>
+    url.startsWith(docsPath) && (url.length === docsPath.length || url[docsPath.length] === '/' || url[docsPath.length] === '?');
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.headers(isDocs(request.url) ? docs : API_SECURITY_HEADERS);
     done();
   });
 }

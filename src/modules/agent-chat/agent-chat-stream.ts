@@ -44,7 +44,7 @@ export class AgentChatStream {
     raw.writeHead(200, {
       ...headers,
       'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
+      'cache-control': 'no-store, no-transform', // private content; proxies must not recompress (and so buffer) it
       connection: 'keep-alive',
       'x-accel-buffering': 'no', // nginx-style proxies: do not buffer the stream
     });
