@@ -237,6 +237,29 @@ describe('auth: login, refresh, logout', () => {
     }
   });
 
+  it('a Redis that lost the revocation set (restart without persistence) still refuses revoked sessions: restored from PostgreSQL', async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    const other = (await login(u.user.email, u.password)).body as Tokens;
+    expect((await call('DELETE', LOGIN, { body: { refresh_token: u.refreshToken } })).status).toBe(204);
+    expectProblem(await probe(u.accessToken), 401, 'invalid_token');
+    const [session] = await db.query<{ id: string }[]>(`SELECT id FROM auth_sessions WHERE user_id = $1 AND revoked_at IS NOT NULL`, [
+      u.user.id,
+    ]);
+    const redis = t.app.get<Redis>(getRedisConnectionToken());
+    const revokedKey = `auth:revoked-session:${session!.id}`;
+    expect(await redis.exists(revokedKey)).toBe(1);
+
+    // The data loss: the revocation and the marker that the set is complete are gone.
+    await redis.del(revokedKey, 'auth:revocations-complete');
+
+    expectProblem(await probe(u.accessToken), 401, 'invalid_token');
+    expect(await redis.exists(revokedKey)).toBe(1);
+    expect(await redis.ttl(revokedKey)).toBeGreaterThan(3000); // what is left of an access token's hour
+    expect(await redis.exists('auth:revocations-complete')).toBe(1);
+    // Sessions that were not revoked are unaffected.
+    expect((await probe(other.access_token)).status).toBe(403);
+  });
+
   it('login backoff: after 10 failures in 15 minutes further tries get 429 with Retry-After, for unknown emails alike', async () => {
     const u = await signUpAndLogin(t, mailbox);
     const ghost = `${uniqueName('ghost')}@example.test`;

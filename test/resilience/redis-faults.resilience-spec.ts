@@ -1,7 +1,7 @@
 import { eventually, expectProblem, request } from '../e2e/support/http';
 import { startMailbox, type Mailbox } from '../e2e/support/mailbox';
 import { randomIp } from '../e2e/support/auth';
-import { ip, login, me, signUp, type Account } from './support/flows';
+import { ip, login, logout, me, signUp, type Account } from './support/flows';
 import { startLoad, summarize } from './support/load';
 import { ThrowawayRedis } from './support/redis-server';
 import { dropFileDatabase, useFileDatabase } from './support/db';
@@ -54,6 +54,11 @@ describe('Redis outage', () => {
       8,
     );
     await eventually(() => load.samples.length > 40, 10_000);
+    // A session closed before the outage; the throwaway Redis keeps nothing on disk, so its
+    // revocation is gone after the restart and must come back from PostgreSQL.
+    const closed = (await login(server.url, { ...account, ip: randomIp() })).body;
+    expect((await logout(server.url, closed.refresh_token)).status).toBe(204);
+    expectProblem(await me(server.url, closed.access_token), 401, 'invalid_token');
 
     await redis.stop();
     const downAt = Date.now();
@@ -99,6 +104,7 @@ describe('Redis outage', () => {
       50,
     );
     const recoveredMs = Date.now() - upAt;
+    expectProblem(await me(server.url, closed.access_token), 401, 'invalid_token', '/api/v1/users/me');
     const samples = await load.stop();
 
     const whileDown = samples.filter((s) => s.startedAt > downAt && s.startedAt + s.ms < downUntil);

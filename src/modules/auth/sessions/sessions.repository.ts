@@ -133,4 +133,17 @@ export class SessionsRepository {
     );
     return rowsOf<{ id: string }>(result).map((r) => r.id);
   }
+
+  /**
+   * Sessions revoked within the last `seconds`, with how long their access tokens can still be
+   * alive: what the Redis revocation set must hold (see SessionRevocationStore).
+   */
+  async revokedWithin(seconds: number): Promise<{ id: string; ttl_seconds: number }[]> {
+    const result: unknown = await this.dataSource.query(
+      `SELECT id, ceil(extract(epoch FROM revoked_at + make_interval(secs => $1) - now()))::int AS ttl_seconds
+         FROM auth_sessions WHERE revoked_at > now() - make_interval(secs => $1)`,
+      [seconds],
+    );
+    return rowsOf<{ id: string; ttl_seconds: number }>(result);
+  }
 }
