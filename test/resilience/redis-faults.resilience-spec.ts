@@ -36,6 +36,14 @@ describe('Redis outage', () => {
   it('under load: readiness 503 within 2 s, Redis-backed routes 503 dependency_unavailable fast and fail closed, no crash; recovers within 5 s without a restart', async () => {
     expect((await me(server.url, account.access_token)).status).toBe(200);
     expect((await request(server.url, 'GET', '/api/v1/infra/health')).status).toBe(200);
+    // A session closed before the outage (and before the load's wrong-password logins put the
+    // account into login backoff). The throwaway Redis keeps nothing on disk, so this revocation
+    // is gone after the restart and must come back from PostgreSQL.
+    const closedLogin = await login(server.url, { ...account, ip: randomIp() });
+    expect(closedLogin.status).toBe(200);
+    const closed = closedLogin.body;
+    expect((await logout(server.url, closed.refresh_token)).status).toBe(204);
+    expectProblem(await me(server.url, closed.access_token), 401, 'invalid_token');
 
     const load = startLoad(
       {
@@ -54,11 +62,6 @@ describe('Redis outage', () => {
       8,
     );
     await eventually(() => load.samples.length > 40, 10_000);
-    // A session closed before the outage; the throwaway Redis keeps nothing on disk, so its
-    // revocation is gone after the restart and must come back from PostgreSQL.
-    const closed = (await login(server.url, { ...account, ip: randomIp() })).body;
-    expect((await logout(server.url, closed.refresh_token)).status).toBe(204);
-    expectProblem(await me(server.url, closed.access_token), 401, 'invalid_token');
 
     await redis.stop();
     const downAt = Date.now();

@@ -14,6 +14,16 @@ export type Probe = (signal: AbortSignal) => Promise<Response>;
  * Runs `probes` round-robin from `concurrency` loops until stopped, recording every outcome. A
  * request that gets no answer within `timeoutMs` is recorded as 'timeout': a hang, never hidden.
  */
+/** Loads still running: a test that fails before its own `stop()` must not leave them spinning. */
+const running = new Set<() => Promise<unknown>>();
+
+// Registered by every test file that imports this module (Jest hooks at module level apply to the
+// file). Without it a failed assertion leaves the load loops running, and an in-band Jest run
+// never exits.
+afterEach(async () => {
+  await Promise.all([...running].map((stop) => stop()));
+});
+
 export function startLoad(
   probes: Record<string, Probe>,
   concurrency: number,
@@ -21,10 +31,10 @@ export function startLoad(
 ): { samples: Sample[]; stop: () => Promise<Sample[]> } {
   const samples: Sample[] = [];
   const names = Object.keys(probes);
-  let running = true;
+  let active = true;
   let turn = 0;
   const loop = async (): Promise<void> => {
-    while (running) {
+    while (active) {
       const name = names[turn++ % names.length]!;
       const startedAt = Date.now();
       try {
@@ -42,14 +52,14 @@ export function startLoad(
     }
   };
   const loops = Array.from({ length: concurrency }, () => loop());
-  return {
-    samples,
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-      return samples;
-    },
+  const stop = async (): Promise<Sample[]> => {
+    active = false;
+    running.delete(stop);
+    await Promise.all(loops);
+    return samples;
   };
+  running.add(stop);
+  return { samples, stop };
 }
 
 /** Counts of outcomes per probe, for readable assertion failures. */
