@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import type { ProblemBody } from '../../src/common/errors/problem';
 import { UsersService } from '../../src/modules/users/users.service';
-import { expectProblem, request, type ApiResponse } from './support/http';
+import { eventually, expectProblem, request, type ApiResponse } from './support/http';
 import { createTestApp, type TestApp } from './support/test-app';
 import { randomIp } from './support/auth';
 import { createUser, uniqueUsername, type TestUser } from './support/users';
@@ -185,6 +185,40 @@ describe('users (profiles, renames, lookup by username)', () => {
         });
         expect(signup.status).toBe(202);
         expectProblem(await patchMe(user, { username: pending.toUpperCase() }), 409, 'username_taken');
+        expect((await getMe(user)).body.username).toBe(user.username);
+      });
+
+      it('a rename racing a signup for the same name waits for it and then loses (409): one lock serializes both', async () => {
+        const user = await createUser(t);
+        const name = uniqueUsername('claim');
+        const db = t.app.get(DataSource);
+        // A signup in the middle of its transaction: the name's lock held, its pending row not yet committed.
+        const signup = db.createQueryRunner();
+        await signup.connect();
+        try {
+          await signup.startTransaction();
+          await signup.query(`SELECT pg_advisory_xact_lock(724311002, hashtext(lower($1)))`, [name]);
+          await signup.query(
+            `INSERT INTO pending_signups (username, email, password_hash, code_hmac, code_expires_at, locale)
+             VALUES ($1, $2, 'x', '\\x00', now() + interval '10 minutes', 'en')`,
+            [name, `${name.toLowerCase()}@example.test`],
+          );
+          let settled = false;
+          const rename = patchMe(user, { username: name.toUpperCase() }).finally(() => (settled = true));
+          // The rename must queue behind the signup's lock (without it, it answers 200 at once).
+          await eventually(
+            async () =>
+              settled ||
+              (await db.query<unknown[]>(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = 724311002`))
+                .length > 0,
+            10_000,
+          );
+          await signup.commitTransaction();
+          expectProblem(await rename, 409, 'username_taken');
+        } finally {
+          if (signup.isTransactionActive) await signup.rollbackTransaction();
+          await signup.release();
+        }
         expect((await getMe(user)).body.username).toBe(user.username);
       });
 

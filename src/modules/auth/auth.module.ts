@@ -71,6 +71,11 @@ export class AuthModule implements OnModuleInit {
 
   /** Renames (users module) must respect usernames held by unexpired pending signups (ours). */
   onModuleInit(): void {
-    this.users.useUsernameReservations({ isReserved: (username) => this.pending.isUsernameHeldByOther(undefined, username, null) });
+    this.users.useUsernameReservations({
+      claimOrReserved: async (manager, username) => {
+        await this.pending.lockUsername(manager, username);
+        return this.pending.isUsernameHeldByOther(manager, username, null);
+      },
+    });
   }
 }

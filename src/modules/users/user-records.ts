@@ -39,13 +39,3 @@ export interface PublicProfile {
   readonly avatarUrl: string | null;
   readonly bio: string | null;
 }
-
-/**
- * Usernames held by someone other than a confirmed user (the auth module's unexpired pending
- * signups). The users module does not own that table, so auth registers this check with
- * `UsersService.useUsernameReservations` instead of the users module importing auth.
- */
-export interface UsernameReservations {
-  /** Case-insensitive: is `username` held by an unexpired pending signup? */
-  isReserved(username: string): Promise<boolean>;
-}

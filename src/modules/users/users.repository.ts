@@ -93,12 +93,12 @@ export class UsersRepository {
   }
 
   /** One `UPDATE … RETURNING`: the unique index, not a prior read, decides username conflicts. */
-  async updateProfile(id: string, patch: ProfilePatch): Promise<PublicProfile | null> {
+  async updateProfile(id: string, patch: ProfilePatch, manager?: EntityManager): Promise<PublicProfile | null> {
     const set: QueryDeepPartialEntity<UserEntity> = { updatedAt: () => 'now()' };
     if (patch.username !== undefined) set.username = patch.username;
     if (patch.avatarUrl !== undefined) set.avatarUrl = patch.avatarUrl;
     if (patch.bio !== undefined) set.bio = patch.bio;
-    const result = await this.users
+    const result = await (manager ?? this.users.manager)
       .createQueryBuilder()
       .update(UserEntity)
       .set(set)

@@ -1,15 +1,29 @@
 import { Injectable } from '@nestjs/common';
 import { isUUID } from 'class-validator';
-import type { EntityManager } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { Role } from '../../common/auth';
 import { isUniqueViolation } from '../../common/database/unique-violation';
 import type { UserEntity } from './user.entity';
 import { normalizeEmail } from './user-fields';
-import type { NewConfirmedUser, ProfilePatch, PublicProfile, UserAccount, UserAuthRecord, UsernameReservations } from './user-records';
+import type { NewConfirmedUser, ProfilePatch, PublicProfile, UserAccount, UserAuthRecord } from './user-records';
 import { usersError } from './users.errors';
 import { UsersRepository } from './users.repository';
 
-export type { UserAccount, UserAuthRecord, UsernameReservations } from './user-records';
+export type { UserAccount, UserAuthRecord } from './user-records';
+
+/**
+ * Usernames held by someone other than a confirmed user (the auth module's unexpired pending
+ * signups). The users module does not own that table, so auth registers this check with
+ * {@link UsersService.useUsernameReservations} instead of the users module importing auth.
+ */
+export interface UsernameReservations {
+  /**
+   * Case-insensitive: is `username` held by an unexpired pending signup? Inside `manager`'s
+   * transaction this first takes the lock signups take on the name, until that transaction ends:
+   * a rename and a signup claiming one name at once are serialized, so one of them sees the other.
+   */
+  claimOrReserved(manager: EntityManager, username: string): Promise<boolean>;
+}
 
 export const UQ_USERS_USERNAME = 'uq_users_username_lower';
 export const UQ_USERS_EMAIL = 'uq_users_email';
@@ -22,7 +36,10 @@ export const UQ_USERS_EMAIL = 'uq_users_email';
 export class UsersService {
   private reservations: UsernameReservations | undefined;
 
-  constructor(private readonly repository: UsersRepository) {}
+  constructor(
+    private readonly repository: UsersRepository,
+    private readonly dataSource: DataSource,
+  ) {}
 
   /**
    * Lets the auth module make renames respect unexpired pending signups' usernames (auth owns
@@ -105,14 +122,20 @@ export class UsersService {
     if (patch.username === undefined && patch.avatarUrl === undefined && patch.bio === undefined) {
       throw usersError('no_changes');
     }
-    // Pending signups live in the auth module's table, so this one check cannot be part of the
-    // UPDATE; confirmed users' names are decided by the unique index below.
-    if (patch.username !== undefined && (await this.reservations?.isReserved(patch.username))) {
-      throw usersError('username_taken');
-    }
+    const { username } = patch;
+    const reservations = this.reservations;
     let profile: PublicProfile | null;
     try {
-      profile = await this.repository.updateProfile(userId, patch);
+      profile =
+        username === undefined || !reservations
+          ? await this.repository.updateProfile(userId, patch)
+          : await this.dataSource.transaction(async (m) => {
+              // Pending signups live in the auth module's table; under the lock signups take on the
+              // name, this check and the UPDATE are one step for them. Confirmed users' names are
+              // decided by the unique index.
+              if (await reservations.claimOrReserved(m, username)) throw usersError('username_taken');
+              return this.repository.updateProfile(userId, patch, m);
+            });
     } catch (error) {
       throw mapUniqueViolation(error);
     }
