@@ -33,9 +33,9 @@ const HELMET_OPTIONS: HelmetOptions = {
 };
 
 /**
- * Helmet's headers for the docs page, computed once. `@fastify/helmet` calls `helmet(options)` again on every
- * request (re-parsing the CSP directives each time, through two extra hooks), which cost more
- * than a whole Nest route in the bench. Our options are static (no per-request nonces), so the
+ * Helmet's headers for the docs page, computed once. `@fastify/helmet` calls `helmet(options)`
+ * again on every request (re-parsing the CSP directives each time, through two extra hooks), which
+ * cost more than a whole Nest route in the bench. Our options are static (no per-request nonces), so the
  * headers are too: we run helmet's own middleware once against a recording response and set
  * the recorded headers with one `reply.headers()` per request.
  */
