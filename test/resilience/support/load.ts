@@ -10,10 +10,6 @@ export interface Sample {
 
 export type Probe = (signal: AbortSignal) => Promise<Response>;
 
-/**
- * Runs `probes` round-robin from `concurrency` loops until stopped, recording every outcome. A
- * request that gets no answer within `timeoutMs` is recorded as 'timeout': a hang, never hidden.
- */
 /** Loads still running: a test that fails before its own `stop()` must not leave them spinning. */
 const running = new Set<() => Promise<unknown>>();
 
@@ -24,6 +20,10 @@ afterEach(async () => {
   await Promise.all([...running].map((stop) => stop()));
 });
 
+/**
+ * Runs `probes` round-robin from `concurrency` loops until stopped, recording every outcome. A
+ * request that gets no answer within `timeoutMs` is recorded as 'timeout': a hang, never hidden.
+ */
 export function startLoad(
   probes: Record<string, Probe>,
   concurrency: number,
