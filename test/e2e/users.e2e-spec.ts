@@ -357,6 +357,49 @@ describe('users (profiles, renames, lookup by username)', () => {
     });
   });
 
+  describe('profile reads of concurrent requests share one query', () => {
+    it('reads asked in one turn are one indexed query; each caller gets its own profile, unknown ones 404', async () => {
+      const users = [await createUser(t), await createUser(t), await createUser(t, { username: uniqueUsername('CaSe') })];
+      await patchMe(users[0]!, { bio: 'first' });
+      const service = t.app.get(UsersService);
+      const ghost = uniqueUsername('ghost');
+      let settled: PromiseSettledResult<unknown>[] = [];
+      const queries = await captureQueries(async () => {
+        settled = await Promise.allSettled([
+          ...users.map((u) => service.getProfile(u.id)),
+          service.getProfile('00000000-0000-4000-8000-000000000000'),
+          service.getProfile('not-a-uuid'),
+          ...users.map((u) => service.getProfileByUsername(u.username.toUpperCase())),
+          service.getProfileByUsername(ghost),
+        ]);
+      });
+      const profiles = users.map((u, i) => ({ id: u.id, username: u.username, avatarUrl: null, bio: i === 0 ? 'first' : null }));
+      const notFound = { status: 'rejected', reason: expect.objectContaining({ code: 'user_not_found' }) };
+      expect(settled).toEqual([
+        ...profiles.map((value) => ({ status: 'fulfilled', value })),
+        notFound,
+        notFound,
+        ...profiles.map((value) => ({ status: 'fulfilled', value })),
+        notFound,
+      ]);
+      expect(queries.map((q) => q.sql)).toEqual([expect.stringContaining('id = ANY'), expect.stringContaining('lower(username) = ANY')]);
+      // A plain or a bitmap index scan: either way through the index.
+      expect(await planOf(queries[0]!)).toMatch(/Index Scan (using|on) pk_users/);
+      expect(await planOf(queries[1]!)).toMatch(/Index Scan (using|on) uq_users_username_lower/);
+    });
+
+    it('a burst of requests from many users: every answer is its caller’s own', async () => {
+      const users = await Promise.all(Array.from({ length: 12 }, () => createUser(t)));
+      const [mine, theirs] = await Promise.all([
+        Promise.all(users.map((u) => getMe(u))),
+        Promise.all(users.map((u, i) => lookup(users[(i + 1) % users.length]!, u.username))),
+      ]);
+      const expected = users.map((u) => ({ id: u.id, username: u.username, avatar_url: null, bio: null }));
+      expect(mine.map((r) => [r.status, r.body])).toEqual(expected.map((p) => [200, p]));
+      expect(theirs.map((r) => [r.status, r.body])).toEqual(expected.map((p) => [200, p]));
+    });
+  });
+
   it('OpenAPI documents the three routes with the profile DTOs', async () => {
     type Doc = {
       paths: Record<string, Record<string, unknown>>;

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { batchedLookup } from '../../common/database/batched-lookup';
 import { UserEntity } from './user.entity';
 import type { NewConfirmedUser, ProfilePatch, PublicProfile } from './user-records';
 
@@ -11,6 +12,8 @@ const PROFILE_COLUMNS = 'id, username, avatar_url, bio';
 /** Every column, aliased to the entity's property names. */
 const ENTITY_COLUMNS = `id, username, email, password_hash AS "passwordHash", role, avatar_url AS "avatarUrl", bio,
   email_confirmed_at AS "emailConfirmedAt", created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface ProfileRow {
   id: string;
@@ -44,16 +47,35 @@ export class UsersRepository {
   }
 
   // The two profile reads run on every `GET /users/me` and `/users/{username}`: plain SQL on the
-  // pool, since TypeORM's query builder cost more CPU than the indexed read itself (bench/results.md).
-  async findProfileById(id: string): Promise<PublicProfile | null> {
-    const rows = await this.users.query<ProfileRow[]>(`SELECT ${PROFILE_COLUMNS} FROM users WHERE id = $1`, [id]);
-    return rows[0] ? toProfile(rows[0]) : null;
+  // pool, since TypeORM's query builder cost more CPU than the indexed read itself, and batched
+  // across concurrent requests (one query per event-loop turn instead of one per request), since on
+  // this platform waking a PostgreSQL backend costs more than the read (bench/results.md).
+  private readonly profileById = batchedLookup<string, PublicProfile>(async (ids) => {
+    // One malformed id would fail the whole batch with a cast error: such ids match nobody.
+    const valid = ids.filter((id) => UUID.test(id));
+    if (valid.length === 0) return new Map();
+    const rows = await this.users.query<ProfileRow[]>(`SELECT ${PROFILE_COLUMNS} FROM users WHERE id = ANY($1::uuid[])`, [valid]);
+    return new Map(rows.map((row) => [row.id, toProfile(row)]));
+  });
+
+  private readonly profileByUsername = batchedLookup<string, PublicProfile>(async (lowered) => {
+    // Written as the index expression so the planner uses uq_users_username_lower. Usernames are
+    // ASCII ([A-Za-z0-9_], ck_users_username_format), where lower() and toLowerCase() agree.
+    const rows = await this.users.query<ProfileRow[]>(`SELECT ${PROFILE_COLUMNS} FROM users WHERE lower(username) = ANY($1::text[])`, [
+      lowered,
+    ]);
+    return new Map(rows.map((row) => [row.username.toLowerCase(), toProfile(row)]));
+  });
+
+  /** Batched (see above). */
+  findProfileById(id: string): Promise<PublicProfile | null> {
+    // PostgreSQL prints uuids in lower case; the batch is keyed by that form.
+    return this.profileById(id.toLowerCase());
   }
 
-  async findProfileByUsername(username: string): Promise<PublicProfile | null> {
-    // Written exactly as the index expression so the planner uses uq_users_username_lower.
-    const rows = await this.users.query<ProfileRow[]>(`SELECT ${PROFILE_COLUMNS} FROM users WHERE lower(username) = lower($1)`, [username]);
-    return rows[0] ? toProfile(rows[0]) : null;
+  /** Batched (see above); case-insensitive. */
+  findProfileByUsername(username: string): Promise<PublicProfile | null> {
+    return this.profileByUsername(username.toLowerCase());
   }
 
   async usernameExists(username: string, manager?: EntityManager): Promise<boolean> {
