@@ -308,6 +308,21 @@ describe('auth: login backoff grows and ends', () => {
     await eventually(async () => (await login(u.password)).status === 200, 15_000, 200);
   });
 
+  it('a successful login clears the failures and the backoff level: the count starts again from zero', async () => {
+    const u: SignedUpUser = await signUpAndLogin(t, mailbox);
+    const redis = t.app.get<Redis>(getRedisConnectionToken());
+    const login = (password: string) =>
+      request(t.url, 'POST', LOGIN, { body: { email: u.user.email, password }, headers: { 'x-forwarded-for': randomIp() } });
+    for (let i = 0; i < 10; i++) expect((await login('wrong-password')).status).toBe(401);
+    await eventually(async () => (await login(u.password)).status === 200, 10_000, 100);
+    expect(await redis.exists(`auth:login-fail:${emailKey(u.user.email)}`, `auth:login-level:${emailKey(u.user.email)}`)).toBe(0);
+    // The count starts again (ten failures before the lock) and so does the level (1 s, not 2 s).
+    for (let i = 0; i < 10; i++) expect((await login('wrong-password')).status).toBe(401);
+    const limited = await login('wrong-password');
+    expectProblem(limited, 429, 'rate_limited');
+    expect(Number(limited.headers.get('retry-after'))).toBe(1);
+  });
+
   it('the lock never exceeds 15 minutes, however many locks came before', async () => {
     const email = `${uniqueName('ghost')}@example.test`;
     // As if the address had been locked 20 times already (1 s · 2^20 would be 12 days).

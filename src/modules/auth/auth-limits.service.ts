@@ -33,10 +33,19 @@ export class AuthLimits {
     if (retryAfterMs > 0) throw commonError('rate_limited', { retryAfterSeconds: retryAfterMs / 1000 });
   }
 
-  /** Throws 429 while the address is in login backoff. */
-  async assertLoginAllowed(email: string): Promise<void> {
-    const ttlMs = await this.redis.pttl(`auth:login-lock:${emailKey(email)}`);
+  /**
+   * Throws 429 while the address is in login backoff. Otherwise resolves with whether failures
+   * are on record, so a successful login clears them only when there is something to clear.
+   */
+  async assertLoginAllowed(email: string): Promise<{ failuresOnRecord: boolean }> {
+    const k = emailKey(email);
+    // Both commands leave in one write (the client auto-pipelines a turn's commands).
+    const [ttlMs, failures] = await Promise.all([
+      this.redis.pttl(`auth:login-lock:${k}`),
+      this.redis.exists(`auth:login-fail:${k}`, `auth:login-level:${k}`),
+    ]);
     if (ttlMs > 0) throw commonError('rate_limited', { retryAfterSeconds: ttlMs / 1000 });
+    return { failuresOnRecord: failures > 0 };
   }
 
   /**

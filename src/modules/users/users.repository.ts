@@ -36,10 +36,16 @@ export class UsersRepository {
     return rows[0] ? Object.assign(new UserEntity(), rows[0]) : null;
   }
 
-  /** `email` must already be normalized. */
-  /** `manager`: run inside the caller's transaction (on its connection) instead of the pool. */
-  findByEmail(email: string, manager?: EntityManager): Promise<UserEntity | null> {
-    return this.repo(manager).findOneBy({ email });
+  /**
+   * `email` must already be normalized. `manager`: run inside the caller's transaction (on its
+   * connection) instead of the pool. Plain SQL, as findById: every login reads the user by email.
+   */
+  async findByEmail(email: string, manager?: EntityManager): Promise<UserEntity | null> {
+    const rows = await (manager ?? this.users.manager).query<Partial<UserEntity>[]>(
+      `SELECT ${ENTITY_COLUMNS} FROM users WHERE email = $1`,
+      [email],
+    );
+    return rows[0] ? Object.assign(new UserEntity(), rows[0]) : null;
   }
 
   private repo(manager: EntityManager | undefined): Repository<UserEntity> {

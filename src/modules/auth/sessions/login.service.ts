@@ -28,11 +28,13 @@ export class LoginService {
 
   async login(rawEmail: string, password: string, meta: RequestMeta): Promise<TokenResponseDto> {
     const email = normalizeEmail(rawEmail);
-    await this.limits.assertLoginAllowed(email);
+    const { failuresOnRecord } = await this.limits.assertLoginAllowed(email);
     const [user, pending] = await Promise.all([this.users.findAuthRecordByEmail(email), this.pending.latest(undefined, email, false)]);
     if (user) {
       if (await this.hasher.verify(user.passwordHash, password)) {
-        await this.limits.clearLoginFailures(email);
+        // A failure recorded after the check above stays until the next success: it can only
+        // make backoff start one failure sooner, never later.
+        if (failuresOnRecord) await this.limits.clearLoginFailures(email);
         // One statement: no transaction needed around it.
         const session = await this.sessions.open(this.dataSource.manager, user, meta);
         return this.sessions.respond(user, session.sessionId, session.refreshToken);
