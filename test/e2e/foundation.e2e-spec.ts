@@ -1,4 +1,8 @@
 import { connect } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { getRedisConnectionToken } from '@nestjs-modules/ioredis';
+import { ThrottlerStorage } from '@nestjs/throttler';
+import type Redis from 'ioredis';
 import { API_SECURITY_HEADERS } from '../../src/common/http/security-headers';
 import { ProbeModule } from './support/probe.module';
 import { createTestApp, type TestApp } from './support/test-app';
@@ -248,6 +252,30 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
       } finally {
         await other.close();
       }
+    });
+
+    it('the counting script goes by its SHA (EVALSHA), and survives Redis forgetting it', async () => {
+      const storage = t.app.get<ThrottlerStorage>(ThrottlerStorage);
+      const redis = t.app.get<Redis>(getRedisConnectionToken());
+      const evalshaCalls = async (): Promise<number> =>
+        Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+      const key = `probe-${randomUUID()}`;
+      const before = await evalshaCalls();
+      const hits = [];
+      for (let i = 0; i < 3; i++) hits.push(await storage.increment(key, 60_000, 2, 30_000, 'default'));
+      expect(hits.map((h) => [h.totalHits, h.isBlocked])).toEqual([
+        [1, false],
+        [2, false],
+        [3, true],
+      ]);
+      expect(hits[0]!.timeToExpire).toBeGreaterThan(55);
+      expect(hits[0]!.timeToExpire).toBeLessThanOrEqual(60);
+      expect(hits[2]!.timeToBlockExpire).toBe(30);
+      // Other test files share this Redis, so only a lower bound: without the SHA every call is an EVAL.
+      expect((await evalshaCalls()) - before).toBeGreaterThanOrEqual(3);
+      await redis.script('FLUSH');
+      const again = await storage.increment(key, 60_000, 2, 30_000, 'default');
+      expect([again.totalHits, again.isBlocked]).toEqual([4, true]);
     });
 
     it('never limits health routes', async () => {

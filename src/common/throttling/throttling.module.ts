@@ -1,4 +1,3 @@
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { getRedisConnectionToken } from '@nestjs-modules/ioredis';
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
@@ -6,6 +5,7 @@ import { ThrottlerModule, seconds } from '@nestjs/throttler';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { RateLimitGuard } from './rate-limit.guard';
+import { RedisThrottlerStorage } from './redis-throttler-storage';
 
 /**
  * Rate limits on every route, counted in Redis so every replica shares them. The `default`
@@ -18,7 +18,7 @@ import { RateLimitGuard } from './rate-limit.guard';
       inject: [APP_CONFIG, getRedisConnectionToken()],
       useFactory: (config: AppConfig, redis: Redis) => ({
         throttlers: [{ name: 'default', ttl: seconds(60), limit: config.http.defaultRateLimitPerMinute }],
-        storage: new ThrottlerStorageRedisService(redis),
+        storage: new RedisThrottlerStorage(redis),
       }),
     }),
   ],
