@@ -48,15 +48,20 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
       limit,
       blockDuration,
     );
-    if (!Array.isArray(results) || !results.slice(0, 4).every((n) => typeof n === 'number')) {
+    const [totalHits, timeToExpire, isBlocked, timeToBlockExpire] = Array.isArray(results) ? (results as unknown[]) : [];
+    if (
+      typeof totalHits !== 'number' ||
+      typeof timeToExpire !== 'number' ||
+      typeof isBlocked !== 'number' ||
+      typeof timeToBlockExpire !== 'number'
+    ) {
       throw new TypeError(`rate limit script answered ${JSON.stringify(results)}, expected four numbers`);
     }
-    const [totalHits, timeToExpire, isBlocked, timeToBlockExpire] = results as number[];
     return {
-      totalHits: totalHits!,
-      timeToExpire: Math.ceil(timeToExpire! / 1000),
+      totalHits,
+      timeToExpire: Math.ceil(timeToExpire / 1000),
       isBlocked: isBlocked === 1,
-      timeToBlockExpire: Math.ceil(timeToBlockExpire! / 1000),
+      timeToBlockExpire: Math.ceil(timeToBlockExpire / 1000),
     };
   }
 }

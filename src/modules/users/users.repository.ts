@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { isUUID } from 'class-validator';
 import type { EntityManager, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { batchedLookup } from '../../common/database/batched-lookup';
@@ -12,8 +13,6 @@ const PROFILE_COLUMNS = 'id, username, avatar_url, bio';
 /** Every column, aliased to the entity's property names. */
 const ENTITY_COLUMNS = `id, username, email, password_hash AS "passwordHash", role, avatar_url AS "avatarUrl", bio,
   email_confirmed_at AS "emailConfirmedAt", created_at AS "createdAt", updated_at AS "updatedAt"`;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface ProfileRow {
   id: string;
@@ -58,7 +57,7 @@ export class UsersRepository {
   // this platform waking a PostgreSQL backend costs more than the read (bench/results.md).
   private readonly profileById = batchedLookup<string, PublicProfile>(async (ids) => {
     // One malformed id would fail the whole batch with a cast error: such ids match nobody.
-    const valid = ids.filter((id) => UUID.test(id));
+    const valid = ids.filter((id) => isUUID(id));
     if (valid.length === 0) return new Map();
     const rows = await this.users.query<ProfileRow[]>(`SELECT ${PROFILE_COLUMNS} FROM users WHERE id = ANY($1::uuid[])`, [valid]);
     return new Map(rows.map((row) => [row.id, toProfile(row)]));
