@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { emailKey } from '../../src/modules/auth/auth-secrets';
+import { SessionRevocationStore } from '../../src/modules/auth/session-revocation.store';
 import { randomIp, signUpAndLogin, uniqueName, type SignedUpUser } from './support/auth';
 import { eventually, expectProblem, request, type ApiResponse } from './support/http';
 import { startMailbox, type Mailbox } from './support/mailbox';
@@ -258,6 +259,22 @@ describe('auth: login, refresh, logout', () => {
     expect(await redis.exists('auth:revocations-complete')).toBe(1);
     // Sessions that were not revoked are unaffected.
     expect((await probe(other.access_token)).status).toBe(403);
+  });
+
+  it('a revocation whose Redis write was lost (Redis down at logout) reaches Redis with the next resync', async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    const store = t.app.get(SessionRevocationStore);
+    await store.resync(); // the first pass copies an access token's lifetime; the next ones what is new since
+    // What a logout during a Redis outage leaves behind: committed in PostgreSQL, missing in Redis.
+    await db.query(`UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE user_id = $1 AND revoked_at IS NULL`, [
+      u.user.id,
+    ]);
+    const [session] = await db.query<{ id: string }[]>(`SELECT id FROM auth_sessions WHERE user_id = $1`, [u.user.id]);
+    expect((await probe(u.accessToken)).status).toBe(403); // still accepted: Redis does not know yet
+    expect(await store.resync()).toBeGreaterThanOrEqual(1);
+    expectProblem(await probe(u.accessToken), 401, 'invalid_token');
+    const redis = t.app.get<Redis>(getRedisConnectionToken());
+    expect(await redis.ttl(`auth:revoked-session:${session!.id}`)).toBeGreaterThan(3000); // what is left of the token's hour
   });
 
   it('login backoff: after 10 failures in 15 minutes further tries get 429 with Retry-After, for unknown emails alike', async () => {

@@ -1,5 +1,5 @@
 import { InjectRedis } from '@nestjs-modules/ioredis';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { InjectConfig, type AppConfig } from '../../common/config';
 import { SessionsRepository } from './sessions/sessions.repository';
@@ -15,17 +15,56 @@ import { SessionsRepository } from './sessions/sessions.repository';
  * MGET (the same single round trip as before), and when it is missing the set is first restored
  * from PostgreSQL (sessions revoked within an access token's lifetime). If that fails, the check
  * fails (503): it is never skipped.
+ *
+ * A revocation committed in PostgreSQL whose Redis write failed (Redis down at that moment; the
+ * caller got a 503) would not be covered by either. So every replica also copies the revocations
+ * made since its last successful copy into Redis once a minute ({@link resync}): such a session's
+ * access tokens stop working at most a minute after Redis answers again.
  */
 @Injectable()
-export class SessionRevocationStore {
+export class SessionRevocationStore implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(SessionRevocationStore.name);
   private restoring: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private resyncing: Promise<unknown> | undefined;
+  /** When the last successful resync's query started; none yet: the whole token lifetime. */
+  private resyncedFrom: number | undefined;
 
   constructor(
     @InjectRedis() private readonly redis: Redis,
     private readonly sessions: SessionsRepository,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      this.resyncing ??= this.resync()
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error, event: 'auth.revocations_resync_failed' }, 'copying recent revocations to Redis failed'),
+        )
+        .finally(() => (this.resyncing = undefined));
+    }, RESYNC_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.resyncing;
+  }
+
+  /**
+   * Copies into Redis the sessions revoked since the last successful copy started (with a margin
+   * for commits in flight then), or within an access token's lifetime the first time. Idempotent:
+   * replicas doing it at once write the same keys.
+   */
+  async resync(): Promise<number> {
+    const started = Date.now();
+    const ttl = this.config.jwt.accessTtlSeconds;
+    const window = this.resyncedFrom === undefined ? ttl : Math.ceil((started - this.resyncedFrom) / 1000) + RESYNC_MARGIN_SECONDS;
+    const copied = await this.copyFromDatabase(window);
+    this.resyncedFrom = started;
+    return copied;
+  }
 
   async revoke(sessionId: string, ttlSeconds: number): Promise<void> {
     await this.redis.set(key(sessionId), '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)));
@@ -46,17 +85,23 @@ export class SessionRevocationStore {
   }
 
   private async restoreFromDatabase(): Promise<void> {
-    const revoked = await this.sessions.revokedWithin(this.config.jwt.accessTtlSeconds);
+    const restored = await this.copyFromDatabase(this.config.jwt.accessTtlSeconds);
+    await this.redis.set(COMPLETE, new Date().toISOString());
+    this.logger.warn(
+      { event: 'auth.revocations_restored', sessions: restored },
+      'the Redis revocation set was missing its marker: restored from PostgreSQL',
+    );
+  }
+
+  /** Writes the sessions revoked within the last `windowSeconds` into Redis; how many. */
+  private async copyFromDatabase(windowSeconds: number): Promise<number> {
+    const revoked = await this.sessions.revokedWithin(windowSeconds, this.config.jwt.accessTtlSeconds);
     for (let i = 0; i < revoked.length; i += RESTORE_BATCH) {
       const batch = this.redis.pipeline();
       for (const r of revoked.slice(i, i + RESTORE_BATCH)) batch.set(key(r.id), '1', 'EX', Math.max(1, r.ttl_seconds));
       for (const [error] of (await batch.exec()) ?? []) if (error) throw error;
     }
-    await this.redis.set(COMPLETE, new Date().toISOString());
-    this.logger.warn(
-      { event: 'auth.revocations_restored', sessions: revoked.length },
-      'the Redis revocation set was missing its marker: restored from PostgreSQL',
-    );
+    return revoked.length;
   }
 }
 
@@ -64,3 +109,6 @@ const key = (sessionId: string): string => `auth:revoked-session:${sessionId}`;
 /** Present while the revocation set is complete; written last by a restore, never expires. */
 const COMPLETE = 'auth:revocations-complete';
 const RESTORE_BATCH = 500;
+const RESYNC_INTERVAL_MS = 60_000;
+/** Revocations that committed while the previous copy ran are taken again. */
+const RESYNC_MARGIN_SECONDS = 30;

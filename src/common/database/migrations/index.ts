@@ -3,6 +3,7 @@ import { CreateUsers1795486493413 } from './1795486493413-CreateUsers';
 import { CreateAuthTables1795486600000 } from './1795486600000-CreateAuthTables';
 import { CreateAgentChat1795486700000 } from './1795486700000-CreateAgentChat';
 import { SessionUserSnapshot1795486800000 } from './1795486800000-SessionUserSnapshot';
+import { SessionsRevokedIndex1795486900000 } from './1795486900000-SessionsRevokedIndex';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works from
@@ -15,4 +16,5 @@ export const migrations: MixedList<Function> = [
   CreateAuthTables1795486600000,
   CreateAgentChat1795486700000,
   SessionUserSnapshot1795486800000,
+  SessionsRevokedIndex1795486900000,
 ];

@@ -135,14 +135,15 @@ export class SessionsRepository {
   }
 
   /**
-   * Sessions revoked within the last `seconds`, with how long their access tokens can still be
-   * alive: what the Redis revocation set must hold (see SessionRevocationStore).
+   * Sessions revoked within the last `windowSeconds` (at most an access token's lifetime), with how
+   * long their access tokens can still be alive: what the Redis revocation set must hold (see
+   * SessionRevocationStore). Uses ix_auth_sessions_revoked_at.
    */
-  async revokedWithin(seconds: number): Promise<{ id: string; ttl_seconds: number }[]> {
+  async revokedWithin(windowSeconds: number, accessTtlSeconds: number): Promise<{ id: string; ttl_seconds: number }[]> {
     const result: unknown = await this.dataSource.query(
-      `SELECT id, ceil(extract(epoch FROM revoked_at + make_interval(secs => $1) - now()))::int AS ttl_seconds
-         FROM auth_sessions WHERE revoked_at > now() - make_interval(secs => $1)`,
-      [seconds],
+      `SELECT id, ceil(extract(epoch FROM revoked_at + make_interval(secs => $2) - now()))::int AS ttl_seconds
+         FROM auth_sessions WHERE revoked_at > now() - make_interval(secs => LEAST($1::double precision, $2::double precision))`,
+      [windowSeconds, accessTtlSeconds],
     );
     return rowsOf<{ id: string; ttl_seconds: number }>(result);
   }
