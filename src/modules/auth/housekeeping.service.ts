@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { InjectConfig, type AppConfig } from '../../common/config';
+import { PeriodicTask } from '../../common/scheduling/periodic-task';
 
 /** How often a replica tries a pass; only one replica at a time runs it (an advisory lock). */
 const INTERVAL_MS = 10 * 60 * 1000;
@@ -44,8 +45,7 @@ export type HousekeepingResult = Record<keyof typeof RULES, number>;
 @Injectable()
 export class AuthHousekeeping implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('AuthHousekeeping');
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private task: PeriodicTask | undefined;
 
   private readonly sessionIdleSeconds: number;
 
@@ -57,17 +57,15 @@ export class AuthHousekeeping implements OnApplicationBootstrap, OnApplicationSh
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.runOnce()
-        .catch((error: unknown) => this.logger.error({ err: error, event: 'auth.housekeeping_failed' }, 'housekeeping pass failed'))
-        .finally(() => (this.running = undefined));
-    }, INTERVAL_MS);
-    this.timer.unref();
+    this.task = new PeriodicTask(
+      () => this.runOnce(),
+      INTERVAL_MS,
+      (error) => this.logger.error({ err: error, event: 'auth.housekeeping_failed' }, 'housekeeping pass failed'),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.task?.stop();
   }
 
   /** One pass: how many rows went from each table, or `null` when another replica holds the pass. */

@@ -2,6 +2,7 @@ import { InjectRedis } from '@nestjs-modules/ioredis';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { InjectConfig, type AppConfig } from '../../common/config';
+import { PeriodicTask } from '../../common/scheduling/periodic-task';
 import { SessionsRepository } from './sessions/sessions.repository';
 
 /**
@@ -25,8 +26,7 @@ import { SessionsRepository } from './sessions/sessions.repository';
 export class SessionRevocationStore implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(SessionRevocationStore.name);
   private restoring: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private resyncing: Promise<unknown> | undefined;
+  private resyncTask: PeriodicTask | undefined;
   /** When the last successful resync's query started; none yet: the whole token lifetime. */
   private resyncedFrom: number | undefined;
 
@@ -37,19 +37,15 @@ export class SessionRevocationStore implements OnApplicationBootstrap, OnApplica
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.resyncing ??= this.resync()
-        .catch((error: unknown) =>
-          this.logger.warn({ err: error, event: 'auth.revocations_resync_failed' }, 'copying recent revocations to Redis failed'),
-        )
-        .finally(() => (this.resyncing = undefined));
-    }, RESYNC_INTERVAL_MS);
-    this.timer.unref();
+    this.resyncTask = new PeriodicTask(
+      () => this.resync(),
+      RESYNC_INTERVAL_MS,
+      (error) => this.logger.warn({ err: error, event: 'auth.revocations_resync_failed' }, 'copying recent revocations to Redis failed'),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.resyncing;
+    await this.resyncTask?.stop();
   }
 
   /**
