@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { emailKey } from '../../src/modules/auth/auth-secrets';
 import { SessionRevocationStore } from '../../src/modules/auth/session-revocation.store';
+import { SessionsRepository } from '../../src/modules/auth/sessions/sessions.repository';
 import { randomIp, signUpAndLogin, uniqueName, type SignedUpUser } from './support/auth';
 import { eventually, expectProblem, request, type ApiResponse } from './support/http';
 import { startMailbox, type Mailbox } from './support/mailbox';
@@ -275,6 +276,24 @@ describe('auth: login, refresh, logout', () => {
     expectProblem(await probe(u.accessToken), 401, 'invalid_token');
     const redis = t.app.get<Redis>(getRedisConnectionToken());
     expect(await redis.ttl(`auth:revoked-session:${session!.id}`)).toBeGreaterThan(3000); // what is left of the token's hour
+  });
+
+  it('the resync reads recently revoked sessions through their index, not the whole table', async () => {
+    const spy = jest.spyOn(db, 'query');
+    let call: Parameters<DataSource['query']> | undefined;
+    try {
+      await t.app.get(SessionsRepository).revokedWithin(90, 3600);
+      call = spy.mock.calls[0];
+    } finally {
+      spy.mockRestore();
+    }
+    const [sql, parameters] = call!;
+    const plan = await db.transaction(async (m) => {
+      await m.query('SET LOCAL enable_seqscan = off'); // the plan PostgreSQL would use if the table were big
+      const rows = await m.query<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${sql}`, parameters);
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    });
+    expect(plan).toMatch(/Index (Only )?Scan (using|on) ix_auth_sessions_revoked_at/);
   });
 
   it('login backoff: after 10 failures in 15 minutes further tries get 429 with Retry-After, for unknown emails alike', async () => {
