@@ -478,12 +478,13 @@ describe('users (profiles, renames, lookup by username)', () => {
   /** Runs `action` and returns the SQL statements (with parameters) the app sent meanwhile. */
   async function captureQueries(action: () => Promise<unknown>): Promise<{ sql: string; parameters: unknown[] }[]> {
     const runner = t.app.get(DataSource).createQueryRunner();
-    const proto = Object.getPrototypeOf(runner) as { query: (sql: string, parameters?: unknown[]) => Promise<unknown> };
+    const proto = Object.getPrototypeOf(runner) as { query: (sql: string | { text: string }, parameters?: unknown[]) => Promise<unknown> };
     await runner.release();
     const spy = jest.spyOn(proto, 'query');
     try {
       await action();
-      return spy.mock.calls.map(([sql, parameters]) => ({ sql, parameters: parameters ?? [] }));
+      // A prepared statement arrives as node-postgres's query config (common/database/prepared-statement.ts).
+      return spy.mock.calls.map(([sql, parameters]) => ({ sql: typeof sql === 'string' ? sql : sql.text, parameters: parameters ?? [] }));
     } finally {
       spy.mockRestore();
     }

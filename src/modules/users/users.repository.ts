@@ -4,6 +4,7 @@ import { isUUID } from 'class-validator';
 import type { EntityManager, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { batchedLookup } from '../../common/database/batched-lookup';
+import { preparedStatement, runPrepared } from '../../common/database/prepared-statement';
 import { UserEntity } from './user.entity';
 import type { NewConfirmedUser, ProfilePatch, PublicProfile } from './user-records';
 
@@ -13,6 +14,14 @@ const PROFILE_COLUMNS = 'id, username, avatar_url, bio';
 /** Every column, aliased to the entity's property names. */
 const ENTITY_COLUMNS = `id, username, email, password_hash AS "passwordHash", role, avatar_url AS "avatarUrl", bio,
   email_confirmed_at AS "emailConfirmedAt", created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+// Hot statements (every login, every profile read), prepared once per connection.
+const USER_BY_ID = preparedStatement(`SELECT ${ENTITY_COLUMNS} FROM users WHERE id = $1`);
+const USER_BY_EMAIL = preparedStatement(`SELECT ${ENTITY_COLUMNS} FROM users WHERE email = $1`);
+const PROFILES_BY_ID = preparedStatement(`SELECT ${PROFILE_COLUMNS} FROM users WHERE id = ANY($1::uuid[])`);
+// Written as the index expression so the planner uses uq_users_username_lower. Usernames are
+// ASCII ([A-Za-z0-9_], ck_users_username_format), where lower() and toLowerCase() agree.
+const PROFILES_BY_USERNAME = preparedStatement(`SELECT ${PROFILE_COLUMNS} FROM users WHERE lower(username) = ANY($1::text[])`);
 
 interface ProfileRow {
   id: string;
@@ -31,7 +40,7 @@ export class UsersRepository {
 
   /** Plain SQL: every refresh reads the user by id, and the query builder cost more than the read. */
   async findById(id: string): Promise<UserEntity | null> {
-    const rows = await this.users.query<Partial<UserEntity>[]>(`SELECT ${ENTITY_COLUMNS} FROM users WHERE id = $1`, [id]);
+    const rows = await runPrepared<Partial<UserEntity>[]>(this.users, USER_BY_ID, [id]);
     return rows[0] ? Object.assign(new UserEntity(), rows[0]) : null;
   }
 
@@ -40,10 +49,7 @@ export class UsersRepository {
    * connection) instead of the pool. Plain SQL, as findById: every login reads the user by email.
    */
   async findByEmail(email: string, manager?: EntityManager): Promise<UserEntity | null> {
-    const rows = await (manager ?? this.users.manager).query<Partial<UserEntity>[]>(
-      `SELECT ${ENTITY_COLUMNS} FROM users WHERE email = $1`,
-      [email],
-    );
+    const rows = await runPrepared<Partial<UserEntity>[]>(manager ?? this.users.manager, USER_BY_EMAIL, [email]);
     return rows[0] ? Object.assign(new UserEntity(), rows[0]) : null;
   }
 
@@ -59,16 +65,12 @@ export class UsersRepository {
     // One malformed id would fail the whole batch with a cast error: such ids match nobody.
     const valid = ids.filter((id) => isUUID(id));
     if (valid.length === 0) return new Map();
-    const rows = await this.users.query<ProfileRow[]>(`SELECT ${PROFILE_COLUMNS} FROM users WHERE id = ANY($1::uuid[])`, [valid]);
+    const rows = await runPrepared<ProfileRow[]>(this.users, PROFILES_BY_ID, [valid]);
     return new Map(rows.map((row) => [row.id, toProfile(row)]));
   });
 
   private readonly profileByUsername = batchedLookup<string, PublicProfile>(async (lowered) => {
-    // Written as the index expression so the planner uses uq_users_username_lower. Usernames are
-    // ASCII ([A-Za-z0-9_], ck_users_username_format), where lower() and toLowerCase() agree.
-    const rows = await this.users.query<ProfileRow[]>(`SELECT ${PROFILE_COLUMNS} FROM users WHERE lower(username) = ANY($1::text[])`, [
-      lowered,
-    ]);
+    const rows = await runPrepared<ProfileRow[]>(this.users, PROFILES_BY_USERNAME, [lowered]);
     return new Map(rows.map((row) => [row.username.toLowerCase(), toProfile(row)]));
   });
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { Role } from '../../../common/auth';
+import { preparedStatement, runPrepared } from '../../../common/database/prepared-statement';
 import { rowsOf } from '../sql-rows';
 
 /** The user as of the session's start (see the SessionUserSnapshot migration); NULL on older rows. */
@@ -33,6 +34,32 @@ export interface NewSession {
   readonly ip: string | undefined;
 }
 
+/** Hot statements (every login, every refresh), prepared once per connection. */
+const INSERT_SESSION = preparedStatement(
+  `WITH created AS (
+     INSERT INTO auth_sessions (user_id, refresh_hash, expires_at, user_agent, ip, user_email, user_role)
+     VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5, $6, $7) RETURNING id
+   ), remembered AS (
+     INSERT INTO auth_refresh_tokens (token_hash, session_id) SELECT $2, id FROM created
+   )
+   SELECT id FROM created`,
+);
+
+const ROTATE_IF_CURRENT = preparedStatement(
+  `WITH rotated AS (
+     UPDATE auth_sessions s
+        SET previous_refresh_hash = s.refresh_hash, refresh_hash = $2, rotated_at = now(), replacement_sealed = $3,
+            last_used_at = now()
+      WHERE s.id = (SELECT t.session_id FROM auth_refresh_tokens t WHERE t.token_hash = $1)
+        AND s.refresh_hash = $1 AND s.revoked_at IS NULL
+        AND s.expires_at > now() AND s.last_used_at + make_interval(secs => $4) > now()
+     RETURNING s.id, s.user_id, s.user_email, s.user_role
+   ), remembered AS (
+     INSERT INTO auth_refresh_tokens (token_hash, session_id) SELECT $2, id FROM rotated
+   )
+   SELECT id, user_id, user_email, user_role FROM rotated`,
+);
+
 /**
  * auth_sessions plus auth_refresh_tokens (every refresh token hash a session ever had, so a
  * rotated token is still recognized as belonging to its session and its reuse can revoke it).
@@ -43,16 +70,15 @@ export class SessionsRepository {
 
   /** The session and its first token's row in one statement (atomic on its own, one round trip). */
   async insert(m: EntityManager, s: NewSession): Promise<string> {
-    const rows = await m.query<{ id: string }[]>(
-      `WITH created AS (
-         INSERT INTO auth_sessions (user_id, refresh_hash, expires_at, user_agent, ip, user_email, user_role)
-         VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5, $6, $7) RETURNING id
-       ), remembered AS (
-         INSERT INTO auth_refresh_tokens (token_hash, session_id) SELECT $2, id FROM created
-       )
-       SELECT id FROM created`,
-      [s.userId, s.refreshHash, s.maxSeconds, s.userAgent ?? null, s.ip ?? null, s.userEmail, s.userRole],
-    );
+    const rows = await runPrepared<{ id: string }[]>(m, INSERT_SESSION, [
+      s.userId,
+      s.refreshHash,
+      s.maxSeconds,
+      s.userAgent ?? null,
+      s.ip ?? null,
+      s.userEmail,
+      s.userRole,
+    ]);
     return rows[0]!.id;
   }
 
@@ -86,21 +112,7 @@ export class SessionsRepository {
     sealed: string,
     idleSeconds: number,
   ): Promise<(SessionUser & { id: string }) | undefined> {
-    const result: unknown = await this.dataSource.query(
-      `WITH rotated AS (
-         UPDATE auth_sessions s
-            SET previous_refresh_hash = s.refresh_hash, refresh_hash = $2, rotated_at = now(), replacement_sealed = $3,
-                last_used_at = now()
-          WHERE s.id = (SELECT t.session_id FROM auth_refresh_tokens t WHERE t.token_hash = $1)
-            AND s.refresh_hash = $1 AND s.revoked_at IS NULL
-            AND s.expires_at > now() AND s.last_used_at + make_interval(secs => $4) > now()
-         RETURNING s.id, s.user_id, s.user_email, s.user_role
-       ), remembered AS (
-         INSERT INTO auth_refresh_tokens (token_hash, session_id) SELECT $2, id FROM rotated
-       )
-       SELECT id, user_id, user_email, user_role FROM rotated`,
-      [tokenHash, newHash, sealed, idleSeconds],
-    );
+    const result: unknown = await runPrepared(this.dataSource, ROTATE_IF_CURRENT, [tokenHash, newHash, sealed, idleSeconds]);
     return rowsOf<SessionUser & { id: string }>(result)[0];
   }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { preparedStatement, runPrepared } from '../../../common/database/prepared-statement';
 
 export interface PendingSignupRow {
   readonly id: string;
@@ -25,6 +26,11 @@ export interface NewPendingSignup {
 }
 
 const COLUMNS = `id, username, email, password_hash, code_hmac, attempts, locale, redirect_to, code_expires_at > now() AS live`;
+
+// Every login reads the address's newest pending signup (see LoginService): prepared once per connection.
+const LATEST_SQL = `SELECT ${COLUMNS} FROM pending_signups WHERE email = $1 AND consumed_at IS NULL ORDER BY created_at DESC LIMIT 1`;
+const LATEST = preparedStatement(LATEST_SQL);
+const LATEST_LOCKED = preparedStatement(`${LATEST_SQL} FOR UPDATE`);
 
 /** The pending_signups table: one row per signup attempt, until its code is used or it expires. */
 @Injectable()
@@ -60,10 +66,7 @@ export class PendingSignupsRepository {
 
   /** The newest unconsumed signup of an address (expired or not), locked when `m` is a transaction. */
   async latest(m: EntityManager | undefined, email: string, lock: boolean): Promise<PendingSignupRow | undefined> {
-    const rows = await (m ?? this.dataSource).query<PendingSignupRow[]>(
-      `SELECT ${COLUMNS} FROM pending_signups WHERE email = $1 AND consumed_at IS NULL ORDER BY created_at DESC LIMIT 1 ${lock ? 'FOR UPDATE' : ''}`,
-      [email],
-    );
+    const rows = await runPrepared<PendingSignupRow[]>(m ?? this.dataSource, lock ? LATEST_LOCKED : LATEST, [email]);
     return rows[0];
   }
 

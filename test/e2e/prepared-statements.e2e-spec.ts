@@ -1,0 +1,67 @@
+import { DataSource } from 'typeorm';
+import { randomIp, signUpAndLogin } from './support/auth';
+import { request } from './support/http';
+import { startMailbox, type Mailbox } from './support/mailbox';
+import { createTestApp, type TestApp } from './support/test-app';
+
+// Argon2 on signup and login is slow on a shared 2-core machine.
+jest.setTimeout(60_000);
+
+/**
+ * The hot statements (common/database/prepared-statement.ts) are prepared on the connection, not
+ * parsed and planned again per request. With a pool of one connection every request runs on the
+ * connection this test then asks: `pg_prepared_statements` lists what that session has prepared.
+ */
+describe('hot statements are prepared once per connection', () => {
+  let mailbox: Mailbox;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    mailbox = await startMailbox();
+    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true', DB_POOL_SIZE: '1' });
+  });
+  afterAll(async () => {
+    await t.close();
+    await mailbox.stop();
+  });
+
+  const prepared = async (): Promise<string[]> => {
+    const rows = await t.app
+      .get(DataSource)
+      .query<{ statement: string }[]>(`SELECT statement FROM pg_prepared_statements WHERE name LIKE 'rt\\_%'`);
+    return rows.map((r) => r.statement);
+  };
+
+  it('login, refresh and the profile reads run named statements, and run them again without re-preparing', async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    const headers = { 'x-forwarded-for': randomIp() };
+    const login = await request<{ access_token: string; refresh_token: string }>(t.url, 'POST', '/api/v1/auth/sessions', {
+      body: { email: u.user.email, password: u.password },
+      headers,
+    });
+    expect(login.status).toBe(200);
+    let refreshToken = login.body.refresh_token;
+    for (let i = 0; i < 3; i++) {
+      const refreshed = await request<{ refresh_token: string }>(t.url, 'POST', '/api/v1/auth/sessions/refresh', {
+        body: { refresh_token: refreshToken },
+        headers,
+      });
+      expect(refreshed.status).toBe(200);
+      refreshToken = refreshed.body.refresh_token;
+      const auth = { authorization: `Bearer ${login.body.access_token}` };
+      expect((await request(t.url, 'GET', '/api/v1/users/me', { headers: auth })).status).toBe(200);
+      expect((await request(t.url, 'GET', `/api/v1/users/${u.username.toUpperCase()}`, { headers: auth })).status).toBe(200);
+    }
+
+    const statements = await prepared();
+    for (const fragment of [
+      'INSERT INTO auth_sessions', // login (and verify) open their session
+      'WITH rotated AS', // refresh
+      'FROM users WHERE email = $1', // login reads the user
+      'FROM users WHERE id = ANY($1::uuid[])', // GET /users/me
+      'FROM users WHERE lower(username) = ANY($1::text[])', // GET /users/{username}
+    ]) {
+      expect(statements.filter((s) => s.includes(fragment))).toHaveLength(1);
+    }
+  });
+});
