@@ -38,8 +38,13 @@ export class TokenService {
     return this.config.jwt.accessTtlSeconds;
   }
 
-  async issueAccessToken(input: { userId: string; sessionId: string; role: Role }): Promise<string> {
-    return this.jwt.signAsync(
+  /**
+   * Synchronous on purpose: an HS256 signature is one HMAC of a few hundred bytes (microseconds).
+   * `signAsync` takes jsonwebtoken's callback path, which builds a jws sign stream per token and
+   * cost more than the signature itself on every login and refresh (bench/results.md, "Session 5").
+   */
+  issueAccessToken(input: { userId: string; sessionId: string; role: Role }): string {
+    return this.jwt.sign(
       { sid: input.sessionId, role: input.role },
       {
         subject: input.userId,

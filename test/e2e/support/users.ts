@@ -38,6 +38,6 @@ export async function createUser(t: TestApp, overrides: TestUserOverrides = {}):
     .transaction((manager) =>
       users.createConfirmedUser(manager, { username, email, role, passwordHash: overrides.passwordHash ?? '$argon2id$placeholder' }),
     );
-  const accessToken = await t.app.get(TokenService).issueAccessToken({ userId: record.id, sessionId: randomUUID(), role });
+  const accessToken = t.app.get(TokenService).issueAccessToken({ userId: record.id, sessionId: randomUUID(), role });
   return { id: record.id, username: record.username, email: record.email, role, accessToken };
 }

@@ -59,8 +59,8 @@ export class SessionsService {
     return user.role === 'admin' || this.config.auth.adminEmails.includes(user.email) ? 'admin' : 'user';
   }
 
-  async respond(user: Pick<UserAuthRecord, 'id' | 'email' | 'role'>, sessionId: string, refreshToken: string): Promise<TokenResponseDto> {
-    const accessToken = await this.tokens.issueAccessToken({ userId: user.id, sessionId, role: this.roleOf(user) });
+  respond(user: Pick<UserAuthRecord, 'id' | 'email' | 'role'>, sessionId: string, refreshToken: string): TokenResponseDto {
+    const accessToken = this.tokens.issueAccessToken({ userId: user.id, sessionId, role: this.roleOf(user) });
     return {
       access_token: accessToken,
       refresh_token: refreshToken,
