@@ -4,6 +4,7 @@ import { rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  analyzeBenchDatabase,
   BENCH_PASSWORD,
   createBenchDatabase,
   dropBenchStore,
@@ -130,6 +131,7 @@ async function main(options: BenchOptions): Promise<BenchResults> {
       const scenarios: ScenarioResult[] = [];
       for (const scenario of SCENARIOS.filter((s) => wanted(options, s.name))) {
         const spec = await scenario.build(ctx);
+        await analyzeBenchDatabase(store); // after what the build and earlier scenarios wrote
         const measured = scenario.server === 'baseline' ? baseline : server;
         const rssBeforeMB = server.rssMB();
         const cpuBefore = measured.cpuSeconds();

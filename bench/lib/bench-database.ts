@@ -63,6 +63,18 @@ export async function seedUsers(store: BenchStore, count: number): Promise<Seede
   return users;
 }
 
+/**
+ * Planner statistics as a production database has them. In production autovacuum re-analyzes a
+ * table once about a tenth of it changed (within a minute); the bench seeds in one statement and
+ * its scenarios insert thousands of sessions seconds apart, so without this the planner would plan
+ * for tables it believes empty. It did: the refresh rotation's lookup of the session by id then
+ * scanned every live session through ix_auth_sessions_user (2.5k per refresh after the login
+ * scenario), and refresh measured 1.4k instead of 2.5k req/s. pgbench vacuums after seeding too.
+ */
+export async function analyzeBenchDatabase(store: BenchStore): Promise<void> {
+  await withClient(store, (client) => client.query('ANALYZE'));
+}
+
 /** Sessions of the given ids that were revoked, and how many sessions exist for them. */
 export async function sessionHealth(store: BenchStore, sessionIds: readonly string[]): Promise<{ found: number; revoked: number }> {
   return withClient(store, async (client) => {
