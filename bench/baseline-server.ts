@@ -22,9 +22,12 @@ if (FLOOR_DATABASE_URL && FLOOR_REDIS_URL) {
   const pool = new Pool({ connectionString: FLOOR_DATABASE_URL, max: 20 });
   app.get<{ Params: { username: string } }>('/floor/users/:username', async (request, reply) => {
     await redis.exists(`floor:${request.params.username}`);
-    const { rows } = await pool.query('SELECT id, username, avatar_url, bio FROM users WHERE lower(username) = lower($1)', [
-      request.params.username,
-    ]);
+    // A named statement, as the API's profile reads are (prepared once per connection).
+    const { rows } = await pool.query({
+      name: 'floor-user',
+      text: 'SELECT id, username, avatar_url, bio FROM users WHERE lower(username) = lower($1)',
+      values: [request.params.username],
+    });
     return rows[0] ?? reply.code(404).send({ status: 'not found' });
   });
   close = () => Promise.all([pool.end(), redis.quit()]);
