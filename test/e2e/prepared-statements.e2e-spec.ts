@@ -58,6 +58,7 @@ describe('hot statements are prepared once per connection', () => {
       'INSERT INTO auth_sessions', // login (and verify) open their session
       'WITH rotated AS', // refresh
       'FROM users WHERE email = $1', // login reads the user
+      'ORDER BY created_at DESC LIMIT 1', // and the address's newest pending signup
       'FROM users WHERE id = ANY($1::uuid[])', // GET /users/me
       'FROM users WHERE lower(username) = ANY($1::text[])', // GET /users/{username}
     ]) {

@@ -16,7 +16,6 @@ const ENTITY_COLUMNS = `id, username, email, password_hash AS "passwordHash", ro
   email_confirmed_at AS "emailConfirmedAt", created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 // Hot statements (every login, every profile read), prepared once per connection.
-const USER_BY_ID = preparedStatement(`SELECT ${ENTITY_COLUMNS} FROM users WHERE id = $1`);
 const USER_BY_EMAIL = preparedStatement(`SELECT ${ENTITY_COLUMNS} FROM users WHERE email = $1`);
 const PROFILES_BY_ID = preparedStatement(`SELECT ${PROFILE_COLUMNS} FROM users WHERE id = ANY($1::uuid[])`);
 // Written as the index expression so the planner uses uq_users_username_lower. Usernames are
@@ -38,15 +37,15 @@ interface ProfileRow {
 export class UsersRepository {
   constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
 
-  /** Plain SQL: every refresh reads the user by id, and the query builder cost more than the read. */
+  /** Refresh of a session from before the SessionUserSnapshot migration (rare: not a prepared statement). */
   async findById(id: string): Promise<UserEntity | null> {
-    const rows = await runPrepared<Partial<UserEntity>[]>(this.users, USER_BY_ID, [id]);
+    const rows = await this.users.query<Partial<UserEntity>[]>(`SELECT ${ENTITY_COLUMNS} FROM users WHERE id = $1`, [id]);
     return rows[0] ? Object.assign(new UserEntity(), rows[0]) : null;
   }
 
   /**
    * `email` must already be normalized. `manager`: run inside the caller's transaction (on its
-   * connection) instead of the pool. Plain SQL, as findById: every login reads the user by email.
+   * connection) instead of the pool. Plain SQL, prepared: every login reads the user by email.
    */
   async findByEmail(email: string, manager?: EntityManager): Promise<UserEntity | null> {
     const rows = await runPrepared<Partial<UserEntity>[]>(manager ?? this.users.manager, USER_BY_EMAIL, [email]);
