@@ -5,6 +5,8 @@ import { DataSource } from 'typeorm';
 import { emailKey } from '../../src/modules/auth/auth-secrets';
 import { SessionRevocationStore } from '../../src/modules/auth/session-revocation.store';
 import { SessionsRepository } from '../../src/modules/auth/sessions/sessions.repository';
+import { SessionsService } from '../../src/modules/auth/sessions/sessions.service';
+import type { RequestMeta } from '../../src/modules/auth/request-meta';
 import { randomIp, signUpAndLogin, uniqueName, type SignedUpUser } from './support/auth';
 import { eventually, expectProblem, request, type ApiResponse } from './support/http';
 import { startMailbox, type Mailbox } from './support/mailbox';
@@ -153,6 +155,78 @@ describe('auth: login, refresh, logout', () => {
     );
     expect(n).toBe(2); // the original and exactly one rotation
     expect((await refresh(replacement!)).status).toBe(200);
+  });
+
+  describe('refreshes of the same moment share one statement', () => {
+    const claimsOf = (accessToken: string) =>
+      JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as { sub: string; sid: string };
+    const sessionOf = (u: SignedUpUser) => claimsOf(u.accessToken).sid;
+    const meta: RequestMeta = { requestId: 'test', ip: '10.0.0.1', userAgent: undefined, locale: 'en' };
+
+    /** The SQL of every statement `action` runs (a prepared one arrives as node-postgres's query config). */
+    async function statementsOf(action: () => Promise<unknown>): Promise<string[]> {
+      const runner = db.createQueryRunner();
+      const proto = Object.getPrototypeOf(runner) as { query: (sql: string | { text: string }) => Promise<unknown> };
+      await runner.release();
+      const spy = jest.spyOn(proto, 'query');
+      try {
+        await action();
+        return spy.mock.calls.map(([sql]) => (typeof sql === 'string' ? sql : sql.text));
+      } finally {
+        spy.mockRestore();
+      }
+    }
+
+    it('each caller gets its own session and user back, from one statement, and every new token works', async () => {
+      const users = await Promise.all(Array.from({ length: 8 }, () => signUpAndLogin(t, mailbox)));
+      const service = t.app.get(SessionsService);
+      let answers: Awaited<ReturnType<SessionsService['refresh']>>[] = [];
+      const statements = await statementsOf(async () => {
+        answers = await Promise.all(users.map((u) => service.refresh(u.refreshToken, meta)));
+      });
+      expect(statements.filter((sql) => sql.includes('auth_sessions'))).toEqual([expect.stringContaining('unnest(')]);
+      expect(answers.map((a) => ({ user: a.user, claims: claimsOf(a.access_token) }))).toEqual(
+        users.map((u) => ({ user: u.user, claims: expect.objectContaining({ sub: u.user.id, sid: sessionOf(u) }) })),
+      );
+      const next = await Promise.all(answers.map((a) => refresh(a.refresh_token)));
+      expect(next.map((r) => [r.status, (r.body as Tokens).user])).toEqual(users.map((u) => [200, u.user]));
+    });
+
+    it('one token twice in a batch, and two tokens of one session: one rotation each session, no fork, no revocation', async () => {
+      const [a, b] = [await signUpAndLogin(t, mailbox), await signUpAndLogin(t, mailbox)];
+      const service = t.app.get(SessionsService);
+      const [a1, a2, b1] = await Promise.all([
+        service.refresh(a.refreshToken, meta),
+        service.refresh(a.refreshToken, meta),
+        service.refresh(b.refreshToken, meta),
+      ]);
+      expect(a2.refresh_token).toBe(a1.refresh_token); // the second took the slow path: the grace replay
+      expect(b1.user).toEqual(b.user);
+      // The replaced token and the current one of a session in one batch: the current one rotates
+      // (or, had it come second, replays): either way the session lives on, never forked.
+      const [r1, r2] = await Promise.all([service.refresh(a.refreshToken, meta), service.refresh(a1.refresh_token, meta)]);
+      expect(new Set([r1.user.id, r2.user.id])).toEqual(new Set([a.user.id]));
+      const rows = await db.query<{ revoked_at: Date | null; n: number }[]>(
+        `SELECT s.revoked_at, (SELECT count(*)::int FROM auth_refresh_tokens t WHERE t.session_id = s.id) AS n
+           FROM auth_sessions s WHERE s.id = $1`,
+        [sessionOf(a)],
+      );
+      expect(rows).toEqual([{ revoked_at: null, n: 3 }]); // the original and two rotations
+      expect((await refresh(r2.refresh_token)).status).toBe(200);
+    });
+
+    it('a batch that fails is retried one by one: its callers still get their own tokens', async () => {
+      const users = await Promise.all(Array.from({ length: 4 }, () => signUpAndLogin(t, mailbox)));
+      const repository: { rotateMany: () => Promise<unknown> } = t.app.get(SessionsRepository, { strict: false });
+      const failing = jest.spyOn(repository, 'rotateMany').mockRejectedValueOnce(new Error('deadlock detected'));
+      try {
+        const answers = await Promise.all(users.map((u) => t.app.get(SessionsService).refresh(u.refreshToken, meta)));
+        expect(failing).toHaveBeenCalledTimes(1);
+        expect(answers.map((a) => claimsOf(a.access_token).sid)).toEqual(users.map(sessionOf));
+      } finally {
+        failing.mockRestore();
+      }
+    });
   });
 
   it('reuse of a rotated token after the grace period revokes the whole session (401) and logs a security event', async () => {

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import DataLoader from 'dataloader';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { Role } from '../../../common/auth';
 import { preparedStatement, runPrepared } from '../../../common/database/prepared-statement';
@@ -61,12 +62,81 @@ const ROTATE_IF_CURRENT = preparedStatement(
 );
 
 /**
+ * The same rotation for many tokens at once: the refreshes of concurrent requests, asked in one
+ * event-loop turn, as one statement and one commit (see `rotateIfCurrent`). Each input row keeps
+ * its position (`ord`), and each caller gets the row of its own position or nothing.
+ * - One rotation per session: when a batch holds two tokens of one session (two tabs refreshing
+ *   at once), the later one gets no row and takes the slow path, as if it had come second.
+ * - Row locks in id order (`locked`, sorted below FOR UPDATE): batches that share sessions, on
+ *   this replica or another, wait for each other instead of deadlocking. A row updated since the
+ *   statement's snapshot is re-checked on its newest version (READ COMMITTED), so a token rotated
+ *   meanwhile is no longer current and its caller takes the slow path.
+ */
+const ROTATE_MANY = preparedStatement(
+  `WITH input AS (
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[])
+       WITH ORDINALITY AS i(token_hash, new_hash, sealed, idle_seconds, ord)
+   ), target AS (
+     SELECT DISTINCT ON (t.session_id) i.ord, i.token_hash, i.new_hash, i.sealed, i.idle_seconds, t.session_id
+       FROM input i JOIN auth_refresh_tokens t ON t.token_hash = i.token_hash
+      ORDER BY t.session_id, i.ord
+   ), locked AS (
+     SELECT s.id FROM auth_sessions s WHERE s.id IN (SELECT session_id FROM target) ORDER BY s.id FOR UPDATE
+   ), rotated AS (
+     UPDATE auth_sessions s
+        SET previous_refresh_hash = s.refresh_hash, refresh_hash = target.new_hash, rotated_at = now(),
+            replacement_sealed = target.sealed, last_used_at = now()
+       FROM target JOIN locked ON locked.id = target.session_id
+      WHERE s.id = target.session_id AND s.refresh_hash = target.token_hash AND s.revoked_at IS NULL
+        AND s.expires_at > now() AND s.last_used_at + make_interval(secs => target.idle_seconds) > now()
+     RETURNING target.ord, target.new_hash, s.id, s.user_id, s.user_email, s.user_role
+   ), remembered AS (
+     INSERT INTO auth_refresh_tokens (token_hash, session_id) SELECT new_hash, id FROM rotated
+   )
+   SELECT ord, id, user_id, user_email, user_role FROM rotated`,
+);
+
+/** Most rotations in one statement: bounds its size and the work one batch holds up. */
+const MAX_ROTATIONS_PER_STATEMENT = 100;
+
+export interface Rotation {
+  readonly tokenHash: string;
+  readonly newHash: string;
+  readonly sealed: string;
+  readonly idleSeconds: number;
+}
+
+export type RotatedSession = SessionUser & { id: string };
+
+/**
  * auth_sessions plus auth_refresh_tokens (every refresh token hash a session ever had, so a
  * rotated token is still recognized as belonging to its session and its reuse can revoke it).
  */
 @Injectable()
 export class SessionsRepository {
   constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Coalesces the rotations asked for in one event-loop turn (DataLoader, cache off: nothing is
+   * shared between callers but the statement). A lone rotation runs the one-row statement. A batch
+   * that fails (a deadlock with another statement, a lost connection) must not fail its other
+   * callers: each then retries alone, and only its own error reaches it. That retry is safe even
+   * when the batch had committed unseen: the token is then no longer current, and its caller's
+   * slow path finds the rotation within the grace period and returns the same replacement.
+   */
+  private readonly rotations = new DataLoader<Rotation, RotatedSession | null>(
+    async (batch) => {
+      if (batch.length === 1) return [await this.rotateOne(batch[0]!)];
+      try {
+        return await this.rotateMany(batch);
+      } catch {
+        return Promise.all(
+          batch.map((r) => this.rotateOne(r).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))),
+        );
+      }
+    },
+    { cache: false, maxBatchSize: MAX_ROTATIONS_PER_STATEMENT },
+  );
 
   /** The session and its first token's row in one statement (atomic on its own, one round trip). */
   async insert(m: EntityManager, s: NewSession): Promise<string> {
@@ -100,20 +170,31 @@ export class SessionsRepository {
   }
 
   /**
-   * The common refresh in one statement (one round trip, no explicit transaction): when `tokenHash`
-   * is the session's current token and the session is live, rotate it and remember the new hash.
-   * The UPDATE takes the row lock, so of two concurrent refreshes of one token the second waits,
-   * then finds the token no longer current and gets no row: the caller falls back to
-   * `lockByToken`, which sees the rotation (grace period, reuse, expiry).
+   * The common refresh (no explicit transaction): when `tokenHash` is the session's current token
+   * and the session is live, rotate it and remember the new hash, in one statement shared with the
+   * other refreshes of the same moment (see `rotations`). The UPDATE takes the row lock, so of two
+   * concurrent refreshes of one token the second waits, then finds the token no longer current and
+   * gets nothing: the caller falls back to `lockByToken`, which sees the rotation (grace period,
+   * reuse, expiry).
    */
-  async rotateIfCurrent(
-    tokenHash: string,
-    newHash: string,
-    sealed: string,
-    idleSeconds: number,
-  ): Promise<(SessionUser & { id: string }) | undefined> {
-    const result: unknown = await runPrepared(this.dataSource, ROTATE_IF_CURRENT, [tokenHash, newHash, sealed, idleSeconds]);
-    return rowsOf<SessionUser & { id: string }>(result)[0];
+  async rotateIfCurrent(rotation: Rotation): Promise<RotatedSession | undefined> {
+    return (await this.rotations.load(rotation)) ?? undefined;
+  }
+
+  private async rotateOne(r: Rotation): Promise<RotatedSession | null> {
+    const result: unknown = await runPrepared(this.dataSource, ROTATE_IF_CURRENT, [r.tokenHash, r.newHash, r.sealed, r.idleSeconds]);
+    return rowsOf<RotatedSession>(result)[0] ?? null;
+  }
+
+  private async rotateMany(batch: readonly Rotation[]): Promise<(RotatedSession | null)[]> {
+    const rows = await runPrepared<(RotatedSession & { ord: string })[]>(this.dataSource, ROTATE_MANY, [
+      batch.map((r) => r.tokenHash),
+      batch.map((r) => r.newHash),
+      batch.map((r) => r.sealed),
+      batch.map((r) => r.idleSeconds),
+    ]);
+    const byPosition = new Map(rows.map(({ ord, ...session }) => [Number(ord), session]));
+    return batch.map((_, i) => byPosition.get(i + 1) ?? null); // WITH ORDINALITY counts from 1
   }
 
   async rotate(m: EntityManager, sessionId: string, newHash: string, sealed: string): Promise<void> {

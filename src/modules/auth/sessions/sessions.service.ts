@@ -83,7 +83,12 @@ export class SessionsService {
     // A sealed replacement is bound to the token it replaces (the AES-GCM associated data), so it
     // only ever opens for a presenter of that token.
     const next = newRefreshToken();
-    const rotated = await this.sessions.rotateIfCurrent(hash, hashRefreshToken(next), this.secrets.seal(next, hash), sessionIdleSeconds);
+    const rotated = await this.sessions.rotateIfCurrent({
+      tokenHash: hash,
+      newHash: hashRefreshToken(next),
+      sealed: this.secrets.seal(next, hash),
+      idleSeconds: sessionIdleSeconds,
+    });
     const outcome: RefreshOutcome = rotated
       ? { kind: 'ok', sessionId: rotated.id, user: rotated, refreshToken: next }
       : await this.refreshSlowPath(hash, next, sessionIdleSeconds, refreshGraceMs);
