@@ -65,8 +65,9 @@ const ROTATE_IF_CURRENT = preparedStatement(
  * The same rotation for many tokens at once: the refreshes of concurrent requests, asked in one
  * event-loop turn, as one statement and one commit (see `rotateIfCurrent`). Each input row keeps
  * its position (`ord`), and each caller gets the row of its own position or nothing.
- * - One rotation per session: when a batch holds two tokens of one session (two tabs refreshing
- *   at once), the later one gets no row and takes the slow path, as if it had come second.
+ * - One rotation per session: when a batch holds a session twice (two tabs refreshing at once),
+ *   only its first entry is tried and the other takes the slow path, as if it had come second
+ *   (were the first entry a token that is no longer current, both take the slow path).
  * - Row locks in id order (`locked`, sorted below FOR UPDATE): batches that share sessions, on
  *   this replica or another, wait for each other instead of deadlocking. A row updated since the
  *   statement's snapshot is re-checked on its newest version (READ COMMITTED), so a token rotated
