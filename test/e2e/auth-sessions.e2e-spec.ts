@@ -10,6 +10,7 @@ import type { RequestMeta } from '../../src/modules/auth/request-meta';
 import { randomIp, signUpAndLogin, uniqueName, type SignedUpUser } from './support/auth';
 import { eventually, expectProblem, request, type ApiResponse } from './support/http';
 import { startMailbox, type Mailbox } from './support/mailbox';
+import { captureQueries, planOf } from './support/queries';
 import { createTestApp, type TestApp } from './support/test-app';
 
 const LOGIN = '/api/v1/auth/sessions';
@@ -163,27 +164,15 @@ describe('auth: login, refresh, logout', () => {
     const sessionOf = (u: SignedUpUser) => claimsOf(u.accessToken).sid;
     const meta: RequestMeta = { requestId: 'test', ip: '10.0.0.1', userAgent: undefined, locale: 'en' };
 
-    /** The SQL of every statement `action` runs (a prepared one arrives as node-postgres's query config). */
-    async function statementsOf(action: () => Promise<unknown>): Promise<string[]> {
-      const runner = db.createQueryRunner();
-      const proto = Object.getPrototypeOf(runner) as { query: (sql: string | { text: string }) => Promise<unknown> };
-      await runner.release();
-      const spy = jest.spyOn(proto, 'query');
-      try {
-        await action();
-        return spy.mock.calls.map(([sql]) => (typeof sql === 'string' ? sql : sql.text));
-      } finally {
-        spy.mockRestore();
-      }
-    }
-
     it('each caller gets its own session and user back, from one statement, and every new token works', async () => {
       const users = await Promise.all(Array.from({ length: 8 }, () => signUpAndLogin(t, mailbox)));
       const service = t.app.get(SessionsService);
       let answers: Awaited<ReturnType<SessionsService['refresh']>>[] = [];
-      const statements = await statementsOf(async () => {
-        answers = await Promise.all(users.map((u) => service.refresh(u.refreshToken, meta)));
-      });
+      const statements = (
+        await captureQueries(db, async () => {
+          answers = await Promise.all(users.map((u) => service.refresh(u.refreshToken, meta)));
+        })
+      ).map((q) => q.sql);
       expect(statements.filter((sql) => sql.includes('auth_sessions'))).toEqual([expect.stringContaining('unnest(')]);
       expect(answers.map((a) => ({ user: a.user, claims: claimsOf(a.access_token) }))).toEqual(
         users.map((u) => ({ user: u.user, claims: expect.objectContaining({ sub: u.user.id, sid: sessionOf(u) }) })),
@@ -349,20 +338,8 @@ describe('auth: login, refresh, logout', () => {
   });
 
   it('the resync reads recently revoked sessions through their index, not the whole table', async () => {
-    const spy = jest.spyOn(db, 'query');
-    let call: Parameters<DataSource['query']> | undefined;
-    try {
-      await t.app.get(SessionsRepository).revokedWithin(90, 3600);
-      call = spy.mock.calls[0];
-    } finally {
-      spy.mockRestore();
-    }
-    const [sql, parameters] = call!;
-    const plan = await db.transaction(async (m) => {
-      await m.query('SET LOCAL enable_seqscan = off'); // the plan PostgreSQL would use if the table were big
-      const rows = await m.query<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${sql}`, parameters);
-      return rows.map((r) => r['QUERY PLAN']).join('\n');
-    });
+    const [query] = await captureQueries(db, () => t.app.get(SessionsRepository).revokedWithin(90, 3600));
+    const plan = await planOf(db, query!);
     expect(plan).toMatch(/Index (Only )?Scan (using|on) ix_auth_sessions_revoked_at/);
   });
 

@@ -4,6 +4,7 @@ import { UsersService } from '../../src/modules/users/users.service';
 import { eventually, expectProblem, request, type ApiResponse } from './support/http';
 import { createTestApp, type TestApp } from './support/test-app';
 import { randomIp } from './support/auth';
+import { captureQueries, planOf } from './support/queries';
 import { createUser, uniqueUsername, type TestUser } from './support/users';
 
 interface Profile {
@@ -59,9 +60,9 @@ describe('users (profiles, renames, lookup by username)', () => {
 
     it('is one query, by primary key through the index', async () => {
       const user = await createUser(t);
-      const queries = await captureQueries(() => getMe(user));
+      const queries = await captureQueries(t.app.get(DataSource), () => getMe(user));
       expect(queries).toHaveLength(1);
-      expect(await planOf(queries[0]!)).toMatch(/Index Scan using pk_users/);
+      expect(await planOf(t.app.get(DataSource), queries[0]!)).toMatch(/Index Scan using pk_users/);
     });
   });
 
@@ -351,9 +352,9 @@ describe('users (profiles, renames, lookup by username)', () => {
 
     it('is one query through uq_users_username_lower', async () => {
       const [user, viewer] = [await createUser(t), await createUser(t)];
-      const queries = await captureQueries(() => lookup(viewer, user.username.toUpperCase()));
+      const queries = await captureQueries(t.app.get(DataSource), () => lookup(viewer, user.username.toUpperCase()));
       expect(queries).toHaveLength(1);
-      expect(await planOf(queries[0]!)).toMatch(/Index Scan using uq_users_username_lower/);
+      expect(await planOf(t.app.get(DataSource), queries[0]!)).toMatch(/Index Scan using uq_users_username_lower/);
     });
   });
 
@@ -364,7 +365,7 @@ describe('users (profiles, renames, lookup by username)', () => {
       const service = t.app.get(UsersService);
       const ghost = uniqueUsername('ghost');
       let settled: PromiseSettledResult<unknown>[] = [];
-      const queries = await captureQueries(async () => {
+      const queries = await captureQueries(t.app.get(DataSource), async () => {
         settled = await Promise.allSettled([
           ...users.map((u) => service.getProfile(u.id)),
           service.getProfile('00000000-0000-4000-8000-000000000000'),
@@ -384,8 +385,8 @@ describe('users (profiles, renames, lookup by username)', () => {
       ]);
       expect(queries.map((q) => q.sql)).toEqual([expect.stringContaining('id = ANY'), expect.stringContaining('lower(username) = ANY')]);
       // A plain or a bitmap index scan: either way through the index.
-      expect(await planOf(queries[0]!)).toMatch(/Index Scan (using|on) pk_users/);
-      expect(await planOf(queries[1]!)).toMatch(/Index Scan (using|on) uq_users_username_lower/);
+      expect(await planOf(t.app.get(DataSource), queries[0]!)).toMatch(/Index Scan (using|on) pk_users/);
+      expect(await planOf(t.app.get(DataSource), queries[1]!)).toMatch(/Index Scan (using|on) uq_users_username_lower/);
     });
 
     it('a burst of requests from many users: every answer is its caller’s own', async () => {
@@ -474,28 +475,4 @@ describe('users (profiles, renames, lookup by username)', () => {
       expect(await service().setRole(`nobody-${user.email}`, 'admin')).toBe(false);
     });
   });
-
-  /** Runs `action` and returns the SQL statements (with parameters) the app sent meanwhile. */
-  async function captureQueries(action: () => Promise<unknown>): Promise<{ sql: string; parameters: unknown[] }[]> {
-    const runner = t.app.get(DataSource).createQueryRunner();
-    const proto = Object.getPrototypeOf(runner) as { query: (sql: string | { text: string }, parameters?: unknown[]) => Promise<unknown> };
-    await runner.release();
-    const spy = jest.spyOn(proto, 'query');
-    try {
-      await action();
-      // A prepared statement arrives as node-postgres's query config (common/database/prepared-statement.ts).
-      return spy.mock.calls.map(([sql, parameters]) => ({ sql: typeof sql === 'string' ? sql : sql.text, parameters: parameters ?? [] }));
-    } finally {
-      spy.mockRestore();
-    }
-  }
-
-  /** The plan PostgreSQL would use if the table were big (sequential scans priced out). */
-  async function planOf(query: { sql: string; parameters: unknown[] }): Promise<string> {
-    return t.app.get(DataSource).transaction(async (manager) => {
-      await manager.query('SET LOCAL enable_seqscan = off');
-      const rows = await manager.query<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${query.sql}`, query.parameters);
-      return rows.map((r) => r['QUERY PLAN']).join('\n');
-    });
-  }
 });
