@@ -91,15 +91,22 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
 
   installSecurityHeaders(fastify, `/${DOCS_PATH}`);
   installAccessLog(fastify, app.get<pino.Logger>(ROOT_LOGGER));
+  // Without CORS_ORIGINS there is no cross-origin access, and no plugin: @fastify/cors would
+  // still copy its options for every request to add nothing (its OPTIONS route answers 404 then,
+  // as an unknown route does without it).
+  if (config.http.corsOrigins.length > 0) await registerCors(app, config.http.corsOrigins);
+
+  SwaggerModule.setup(DOCS_PATH, app, () => buildOpenApiDocument(app), { jsonDocumentUrl: `${DOCS_PATH}-json` });
+}
+
+async function registerCors(app: NestFastifyApplication, origins: readonly string[]): Promise<void> {
   await app.register(cors, {
-    origin: config.http.corsOrigins.length > 0 ? [...config.http.corsOrigins] : false,
+    origin: [...origins],
     exposedHeaders: EXPOSED_HEADERS,
     allowedHeaders: ['Authorization', 'Content-Type', 'Accept', 'Accept-Language', 'X-Request-Id', 'Last-Event-ID'],
     methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
     maxAge: 600,
   });
-
-  SwaggerModule.setup(DOCS_PATH, app, () => buildOpenApiDocument(app), { jsonDocumentUrl: `${DOCS_PATH}-json` });
 }
 
 export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {

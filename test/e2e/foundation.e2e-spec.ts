@@ -233,6 +233,25 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
       const simple = await request(t.url, 'GET', '/api/v1/health', { headers: { origin: 'https://evil.example.net' } });
       expect(simple.headers.get('access-control-allow-origin')).toBeNull();
     });
+    it('without CORS_ORIGINS gives no cross-origin access: no CORS headers, and a preflight is an unknown route', async () => {
+      const closed = await createTestApp({});
+      try {
+        const preflight = await request(closed.url, 'OPTIONS', '/api/v1/users/me', {
+          headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET' },
+        });
+        expectProblem(preflight, 404, 'route_not_found', '/api/v1/users/me');
+        expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+        const simple = await request(closed.url, 'GET', '/api/v1/health', { headers: { origin: 'https://app.example.com' } });
+        expect(simple.status).toBe(200);
+        expect(headersOf(simple, ['access-control-allow-origin', 'access-control-expose-headers', 'vary'])).toEqual({
+          'access-control-allow-origin': null,
+          'access-control-expose-headers': null,
+          vary: null,
+        });
+      } finally {
+        await closed.close();
+      }
+    });
   });
 
   describe('rate limiting', () => {
@@ -276,6 +295,44 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
       await redis.script('FLUSH');
       const again = await storage.increment(key, 60_000, 2, 30_000, 'default');
       expect([again.totalHits, again.isBlocked]).toEqual([4, true]);
+    });
+
+    it('counts an IPv6 client by its /64 behind a trusted proxy, so changing address does not reset its budget', async () => {
+      const proxied = await createTestApp({ TRUST_PROXY: 'true' }, { imports: [ProbeModule] });
+      try {
+        const from = (ip: string): Promise<{ status: number }> =>
+          request(proxied.url, 'GET', '/api/v1/__probe/limited', { headers: { 'x-forwarded-for': ip } });
+        expect((await from('2001:db8:7:1::1')).status).toBe(200);
+        expect((await from('2001:db8:7:1::ffff')).status).toBe(200);
+        expectProblem(
+          await request(proxied.url, 'GET', '/api/v1/__probe/limited', { headers: { 'x-forwarded-for': '2001:db8:7:1:abcd::1' } }),
+          429,
+          'rate_limited',
+        );
+        expect((await from('2001:db8:7:2::1')).status).toBe(200); // another /64, another client
+        expect((await from('198.51.100.7')).status).toBe(200);
+      } finally {
+        await proxied.close();
+      }
+    });
+
+    it('keeps rate-limit keys short whatever the tracker (a forged X-Forwarded-For is hashed)', async () => {
+      const proxied = await createTestApp({ TRUST_PROXY: 'true' }, { imports: [ProbeModule] });
+      try {
+        const forged = { 'x-forwarded-for': `forged-${randomUUID()}-${'x'.repeat(2000)}` };
+        expect((await request(proxied.url, 'GET', '/api/v1/__probe/limited', { headers: forged })).status).toBe(200);
+        expect((await request(proxied.url, 'GET', '/api/v1/__probe/limited', { headers: forged })).status).toBe(200);
+        expectProblem(await request(proxied.url, 'GET', '/api/v1/__probe/limited', { headers: forged }), 429, 'rate_limited');
+        const redis = proxied.app.get<Redis>(getRedisConnectionToken());
+        const keys = await redis.keys('*ProbeController.limited*');
+        expect(keys.length).toBeGreaterThan(0);
+        for (const key of keys) {
+          expect(key.length).toBeLessThan(200);
+          expect(key).not.toContain('xxxx');
+        }
+      } finally {
+        await proxied.close();
+      }
     });
 
     it('never limits health routes', async () => {

@@ -39,7 +39,6 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
-    // Keys as the library names them, so limits counted before this change carry on.
     const results = await this.incrementScript(
       `{${key}:${throttlerName}}:hits`,
       `{${key}:${throttlerName}}:blocked`,

@@ -4,7 +4,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule, seconds } from '@nestjs/throttler';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config';
-import { RateLimitGuard } from './rate-limit.guard';
+import { RateLimitGuard, RedisThrottlerGuard } from './rate-limit.guard';
 import { RedisThrottlerStorage } from './redis-throttler-storage';
 
 /**
@@ -22,6 +22,6 @@ import { RedisThrottlerStorage } from './redis-throttler-storage';
       }),
     }),
   ],
-  providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
+  providers: [RedisThrottlerGuard, { provide: APP_GUARD, useClass: RateLimitGuard }],
 })
 export class ThrottlingModule {}
