@@ -3,15 +3,13 @@ import { Logger as NestLogger } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import type pino from 'pino';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from './common/config';
 import { rawClientErrorResponse } from './common/errors/problem';
 import { sendProblem } from './common/errors/problem.filter';
 import { requestIdFor } from './common/http/request-id';
 import { installSecurityHeaders } from './common/http/security-headers';
-import { installAccessLog } from './common/logging/access-log';
-import { ROOT_LOGGER } from './common/logging/logging.module';
+import { AccessLog, installAccessLog } from './common/logging/access-log';
 
 export const API_PREFIX = 'api/v1';
 /** The Swagger UI (an HTML page and its assets); the JSON document is at `${DOCS_PATH}-json`. */
@@ -90,7 +88,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   // error handler, which Nest installs when the routes are registered.
 
   installSecurityHeaders(fastify, `/${DOCS_PATH}`);
-  installAccessLog(fastify, app.get<pino.Logger>(ROOT_LOGGER));
+  installAccessLog(fastify, app.get(AccessLog));
   // Without CORS_ORIGINS there is no cross-origin access, and no plugin: @fastify/cors would
   // still copy its options for every request to add nothing (its OPTIONS route answers 404 then,
   // as an unknown route does without it).

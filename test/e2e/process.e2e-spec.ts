@@ -58,6 +58,9 @@ describe('process lifecycle', () => {
         headers: { authorization: 'Bearer not-a-token', 'x-request-id': 'req-access-1' },
       });
       expect(res.status).toBe(401);
+      // A lone line is written within about a second: no waiting for a batch to fill, or for exit.
+      await eventually(() => Promise.resolve(server.stdout().includes('"request_id":"req-access-1"')), 5_000, 50);
+      expect((await request(url, 'GET', `/api/v1/${'a'.repeat(3000)}`)).status).toBe(404);
       for (let i = 0; i < 200; i++) expect((await request(url, 'GET', '/api/v1/users/nobody_here')).status).toBe(401);
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
@@ -82,6 +85,8 @@ describe('process lifecycle', () => {
     // Every request written, none lost to the asynchronous log destination at exit; no probe lines.
     expect(access.filter((l) => l.req?.url === '/api/v1/users/nobody_here')).toHaveLength(200);
     expect(access.filter((l) => l.req?.url.includes('health'))).toEqual([]);
+    // A long path is cut in the line.
+    expect(access.find((l) => l.req?.url.startsWith('/api/v1/aaaa'))?.req?.url).toBe(`/api/v1/${'a'.repeat(1016)}...`);
     expect(server.stdout()).not.toContain('not-a-token');
     expect(server.stdout()).not.toContain('someone');
   });

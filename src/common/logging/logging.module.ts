@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import pino from 'pino';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { AccessLog } from './access-log';
 
 /** Paths never written to logs: credentials, codes and tokens, wherever they appear. */
 export const REDACTED_PATHS = [
@@ -16,7 +17,7 @@ export const REDACTED_PATHS = [
   ]),
 ];
 
-/** The process's one pino logger; the access log (access-log.ts) and Nest's Logger both write to it. */
+/** The process's root pino logger: Nest's Logger writes to it (access lines have their own, access-log.ts). */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
 export function createRootLogger(level: AppConfig['log']['level']): pino.Logger {
@@ -57,7 +58,8 @@ class RootPinoLogger extends PinoLogger {
       inject: [ROOT_LOGGER],
       useFactory: (root: pino.Logger) => new Logger(new RootPinoLogger(root), {}),
     },
+    AccessLog,
   ],
-  exports: [ROOT_LOGGER, Logger],
+  exports: [ROOT_LOGGER, Logger, AccessLog],
 })
 export class LoggingModule {}
