@@ -125,11 +125,21 @@ async function main(options: BenchOptions): Promise<BenchResults> {
       },
     };
 
+    // The bare baseline's rate next to a scenario: a short burst, no warm-up (it is always warm).
+    const baselineScenario = SCENARIOS.find((s) => s.name === 'baseline')!;
+    const burstSeconds = Math.max(1, Math.min(3, options.duration / 3));
+    const baselineBurst = async (): Promise<number> =>
+      (await driveLoad({ ...(await baselineScenario.build(ctx)), warmupSeconds: 0, durationSeconds: burstSeconds })).requestsPerSecond;
+
     const rounds: RoundResult[] = [];
     let refreshIntegrity: BenchResults['refreshIntegrity'];
     for (let round = 1; round <= options.rounds; round++) {
       const scenarios: ScenarioResult[] = [];
+      /** The baseline's rate measured last: the burst after one scenario is the one before the next. */
+      let lastBaselineRps: number | undefined;
       for (const scenario of SCENARIOS.filter((s) => wanted(options, s.name))) {
+        const isBaseline = scenario.name === 'baseline';
+        const baselineBefore = isBaseline ? undefined : (lastBaselineRps ?? (await baselineBurst()));
         const spec = await scenario.build(ctx);
         await analyzeBenchDatabase(store); // after what the build and earlier scenarios wrote
         const measured = scenario.server === 'baseline' ? baseline : server;
@@ -138,7 +148,8 @@ async function main(options: BenchOptions): Promise<BenchResults> {
         const r = await driveLoad(spec);
         const cpuAfter = measured.cpuSeconds();
         const rssAfterMB = server.rssMB();
-        const baselineRps = scenarios.find((s) => s.name === 'baseline')?.requestsPerSecond;
+        lastBaselineRps = isBaseline ? r.requestsPerSecond : await baselineBurst();
+        const pairedBaselineRps = isBaseline ? r.requestsPerSecond : (baselineBefore! + lastBaselineRps) / 2;
         const result: ScenarioResult = {
           name: scenario.name,
           description: scenario.description,
@@ -150,7 +161,8 @@ async function main(options: BenchOptions): Promise<BenchResults> {
           latencyMaxMs: r.latencyMaxMs,
           errors: r.errors + r.non2xx,
           statusCodes: r.statusCodes,
-          ratioToBaseline: baselineRps && scenario.name !== 'baseline' ? r.requestsPerSecond / baselineRps : undefined,
+          pairedBaselineRequestsPerSecond: pairedBaselineRps,
+          ratioToBaseline: isBaseline ? undefined : r.requestsPerSecond / pairedBaselineRps,
           serverCpuMsPerRequest:
             cpuBefore !== undefined && cpuAfter !== undefined
               ? ((cpuAfter - cpuBefore) * 1000) / (r.requests + r.warmupRequests)

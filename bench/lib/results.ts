@@ -13,6 +13,14 @@ export interface ScenarioResult {
   /** Connection errors + timeouts + non-2xx answers: must be zero. */
   readonly errors: number;
   readonly statusCodes: Readonly<Record<string, number>>;
+  /**
+   * Bare Fastify's rate measured next to this scenario: the mean of short bursts right before and
+   * right after it (for the baseline scenario itself, its own rate). The machine's speed drifts
+   * by tens of percent within minutes, so a scenario is compared with the baseline of its moment,
+   * not with one measured minutes earlier.
+   */
+  readonly pairedBaselineRequestsPerSecond: number | undefined;
+  /** requestsPerSecond / pairedBaselineRequestsPerSecond. */
   readonly ratioToBaseline: number | undefined;
   /**
    * Server CPU time per request (user + system, warm-up included), in ms: robust to other load on

@@ -36,7 +36,12 @@ describe('bench runner (smoke)', () => {
       expect(s.requests).toBeGreaterThan(0);
       expect(s.errors).toBe(0);
     }
-    expect(results.rounds[0]!.scenarios[1]!.ratioToBaseline).toBeGreaterThan(0);
+    // Each scenario's ratio is against the baseline measured next to it, not the round's first one.
+    const [baseline, health] = results.rounds[0]!.scenarios;
+    expect(baseline!.pairedBaselineRequestsPerSecond).toBe(baseline!.requestsPerSecond);
+    expect(health!.pairedBaselineRequestsPerSecond).toBeGreaterThan(0);
+    expect(health!.pairedBaselineRequestsPerSecond).not.toBe(baseline!.requestsPerSecond);
+    expect(health!.ratioToBaseline).toBeCloseTo(health!.requestsPerSecond / health!.pairedBaselineRequestsPerSecond!, 9);
     expect(results.coldStartMs.samples).toHaveLength(1);
     expect(results.argon2VerifyPerSecond).toBeGreaterThan(0);
     expect(results.eventLoop?.healthP99Ms).toBeGreaterThanOrEqual(0);

@@ -59,7 +59,7 @@ describe('process lifecycle', () => {
       });
       expect(res.status).toBe(401);
       // A lone line is written within about a second: no waiting for a batch to fill, or for exit.
-      await eventually(() => Promise.resolve(server.stdout().includes('"request_id":"req-access-1"')), 5_000, 50);
+      await eventually(() => server.stdout().includes('"request_id":"req-access-1"'), 5_000, 50);
       expect((await request(url, 'GET', `/api/v1/${'a'.repeat(3000)}`)).status).toBe(404);
       for (let i = 0; i < 200; i++) expect((await request(url, 'GET', '/api/v1/users/nobody_here')).status).toBe(401);
       server.child.kill('SIGTERM');
