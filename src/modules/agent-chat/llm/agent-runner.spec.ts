@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { AIMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
@@ -136,4 +138,23 @@ describe('AgentRunner', () => {
     controller.abort();
     await eventuallyTrue(() => model.aborted === 2);
   });
+});
+
+describe('start-up', () => {
+  it('loads no LangChain module with the app (the first run loads it)', () => {
+    // A fresh process, so nothing this test file imported counts: the app's whole static import
+    // graph, then the agent loop as a control that the filter sees LangChain at all.
+    const script = `
+      require('reflect-metadata');
+      const langchain = () => Object.keys(require.cache).filter((f) => /node_modules[\\/](langchain|@langchain)[\\/]/.test(f)).length;
+      require('./src/app.module');
+      const withApp = langchain();
+      require('./src/modules/agent-chat/llm/langchain-agent');
+      process.stdout.write(JSON.stringify({ withApp, withAgentLoop: langchain() > 0 }));`;
+    const out = execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+      cwd: join(__dirname, '../../../..'),
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out)).toEqual({ withApp: 0, withAgentLoop: true });
+  }, 60_000);
 });

@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
-import { ChatOpenAICompletions } from '@langchain/openai';
 import { InjectConfig, type AppConfig } from '../../../common/config';
 import { ModelFailure } from './model-failure';
-import { OfflineChatModel } from './offline-chat-model';
 
 export interface ModelDescription {
   readonly provider: string;
@@ -25,16 +23,22 @@ export class ChatModelFactory {
     return { provider: provider ?? 'none', model: model ?? 'none' };
   }
 
-  /** A fresh model for one run; throws `model_unavailable` when none is configured. */
-  create(): BaseChatModel {
+  /**
+   * A fresh model for one run; throws `model_unavailable` when none is configured. Its LangChain
+   * code is imported here, on first use, not at start-up (see AgentRunner).
+   */
+  async create(): Promise<BaseChatModel> {
     const { provider, model, baseUrl, apiKey } = this.config.llm;
     switch (provider) {
-      case 'offline':
+      case 'offline': {
+        const { OfflineChatModel } = await import('./offline-chat-model');
         return new OfflineChatModel();
-      case 'openai':
+      }
+      case 'openai': {
         // Chat Completions (not the Responses API): the protocol every OpenAI-compatible server
         // (vLLM, Ollama, llama.cpp, LM Studio) speaks. Retries and the per-call timeout are
         // ours (agent-runner.ts), so the client's own are off or bounded by the same limit.
+        const { ChatOpenAICompletions } = await import('@langchain/openai');
         return new ChatOpenAICompletions({
           model: model!,
           apiKey: apiKey ?? 'not-set',
@@ -44,6 +48,7 @@ export class ChatModelFactory {
           maxRetries: 0,
           timeout: this.config.llm.modelTimeoutMs,
         });
+      }
       case 'fake':
       case undefined:
         // `fake` is for tests, which override this factory; unset means nothing is configured.

@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { AIMessage, AIMessageChunk, HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
+import { tool, type StructuredToolInterface } from '@langchain/core/tools';
+import { createAgent, createMiddleware } from 'langchain';
+import type { AgentStreamPart, CompletedToolCall, TokenUsage } from '../events/ag-ui-events';
+import type { HistoryMessage } from '../history/history-message';
+import type { AgentToolDefinition } from '../tools/agent-tool';
+import type { ToolExecutor } from '../tools/tool-executor';
+import type { AgentRunInput } from './agent-runner';
+import { classifyModelError, ModelFailure } from './model-failure';
+
+/**
+ * One `createAgent` tool-calling loop over `model`, reported as plain {@link AgentStreamPart}s. The
+ * only place that drives LangChain; everything about events, persistence and HTTP lives outside
+ * llm/. Loaded on a process's first run (AgentRunner).
+ */
+export async function* runAgent(model: BaseChatModel, input: AgentRunInput): AsyncGenerator<AgentStreamPart> {
+  const agent = createAgent({
+    model,
+    tools: input.tools.map((def) => toLangChainTool(def, input.executor)),
+    systemPrompt: input.systemPrompt,
+    middleware: [runLimits(input)],
+  });
+  // The model's streamed chunks and its final message share one id of ours, so the mapper can
+  // pair them whatever ids (or none) the provider uses.
+  let currentMessageId: string | undefined;
+  try {
+    const stream = await agent.stream(
+      { messages: input.history.map(toLangChainMessage) },
+      {
+        streamMode: input.streamTokens === false ? ['updates'] : ['messages', 'updates'],
+        signal: input.signal,
+        recursionLimit: 4 * input.maxModelCalls + 8,
+      },
+    );
+    for await (const [mode, payload] of stream as AsyncIterable<[string, unknown]>) {
+      if (mode === 'messages') {
+        const [message] = payload as [BaseMessage, unknown];
+        if (!AIMessageChunk.isInstance(message)) continue; // complete messages come with 'updates'
+        currentMessageId ??= randomUUID();
+        const text = message.text;
+        if (text.length > 0) yield { kind: 'text_delta', message_id: currentMessageId, delta: text };
+        for (const chunk of (message.tool_call_chunks ?? []) as ToolCallChunkLike[]) {
+          yield {
+            kind: 'tool_call_delta',
+            message_id: currentMessageId,
+            index: chunk.index ?? 0,
+            ...(chunk.id ? { tool_call_id: chunk.id } : {}),
+            ...(chunk.name ? { tool_name: chunk.name } : {}),
+            args_delta: chunk.args ?? '',
+          };
+        }
+      } else if (mode === 'updates') {
+        for (const message of updatedMessages(payload)) {
+          if (AIMessage.isInstance(message)) {
+            const id = currentMessageId ?? randomUUID();
+            currentMessageId = undefined;
+            yield { kind: 'model_message', message_id: id, text: message.text, tool_calls: toolCallsOf(message), ...usageOf(message) };
+          } else if (ToolMessage.isInstance(message)) {
+            yield toolResult(message);
+          }
+        }
+      }
+    }
+  } catch (error) {
+    if (input.signal.aborted) throw input.signal.reason ?? error;
+    if ((error as { name?: string } | null)?.name === 'GraphRecursionError')
+      throw new ModelFailure('limit_exceeded', 'agent loop limit reached', { cause: error });
+    throw classifyModelError(error);
+  }
+}
+
+interface ToolCallChunkLike {
+  id?: string;
+  name?: string;
+  args?: string;
+  index?: number;
+}
+
+/** Model-call budget, per-call timeout and the single retry, around every model call. */
+function runLimits(input: AgentRunInput) {
+  let calls = 0;
+  return createMiddleware({
+    name: 'RunLimits',
+    wrapModelCall: async (request, handler) => {
+      calls++;
+      if (calls > input.maxModelCalls) throw new ModelFailure('limit_exceeded', `more than ${input.maxModelCalls} model calls`);
+      // The last allowed call gets no tools, so a well-behaved model has to answer in text.
+      const effective = calls === input.maxModelCalls ? { ...request, tools: [] } : request;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await withTimeout(Promise.resolve(handler(effective)), input.modelTimeoutMs);
+        } catch (error) {
+          if (input.signal.aborted) throw error;
+          const failure = classifyModelError(error);
+          const clientError = typeof (error as { status?: unknown }).status === 'number' && (error as { status: number }).status < 500;
+          if (attempt >= input.modelRetries || failure.code === 'limit_exceeded' || clientError) throw failure;
+        }
+      }
+    },
+  });
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ModelFailure('model_timeout', `model call exceeded ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Our tool definition as a LangChain tool; the executor adds budget, timeout, cap and audit. */
+function toLangChainTool(def: AgentToolDefinition, executor: ToolExecutor): StructuredToolInterface {
+  return tool(
+    async (args: unknown, config: { toolCall?: { id?: string } }) => {
+      const outcome = await executor.execute(def, args);
+      return new ToolMessage({
+        content: outcome.content,
+        tool_call_id: config.toolCall?.id ?? '',
+        name: def.name,
+        status: outcome.error ? 'error' : 'success',
+        artifact: outcome.error ? { error: outcome.error } : undefined,
+      });
+    },
+    { name: def.name, description: def.description, schema: def.schema },
+  ) as StructuredToolInterface;
+}
+
+function toLangChainMessage(message: HistoryMessage): BaseMessage {
+  switch (message.role) {
+    case 'user':
+      return new HumanMessage(message.content);
+    case 'assistant':
+      return new AIMessage({
+        content: message.content,
+        tool_calls: (message.toolCalls ?? []).map((c) => ({ id: c.id, name: c.name, args: c.args, type: 'tool_call' as const })),
+      });
+    case 'tool':
+      return new ToolMessage({ content: message.content, tool_call_id: message.toolCallId ?? '', name: message.toolName ?? undefined });
+  }
+}
+
+function updatedMessages(payload: unknown): BaseMessage[] {
+  const out: BaseMessage[] = [];
+  for (const update of Object.values((payload ?? {}) as Record<string, unknown>)) {
+    for (const item of Array.isArray(update) ? update : [update]) {
+      const messages = (item as { messages?: unknown } | null)?.messages;
+      if (Array.isArray(messages)) out.push(...(messages as BaseMessage[]));
+    }
+  }
+  return out;
+}
+
+function toolCallsOf(message: AIMessage): CompletedToolCall[] {
+  return (message.tool_calls ?? []).map((c) => ({ id: c.id ?? randomUUID(), name: c.name, args: c.args }));
+}
+
+function usageOf(message: AIMessage): { usage?: TokenUsage } {
+  const u = message.usage_metadata;
+  return u ? { usage: { input_tokens: u.input_tokens, output_tokens: u.output_tokens, total_tokens: u.total_tokens } } : {};
+}
+
+function toolResult(message: ToolMessage): AgentStreamPart {
+  const name = message.name ?? 'tool';
+  const ours = (message.artifact as { error?: string } | undefined)?.error;
+  const content = typeof message.content === 'string' ? message.content : message.text;
+  if (message.status === 'error' && ours === undefined) {
+    // An error LangChain produced itself (bad arguments, unknown tool): keep its text away from clients.
+    return {
+      kind: 'tool_result',
+      tool_call_id: message.tool_call_id,
+      tool_name: name,
+      result: `Tool ${name} failed.`,
+      error: 'tool_failed',
+    };
+  }
+  return { kind: 'tool_result', tool_call_id: message.tool_call_id, tool_name: name, result: content, ...(ours ? { error: ours } : {}) };
+}
