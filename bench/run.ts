@@ -85,7 +85,8 @@ async function main(options: BenchOptions): Promise<BenchResults> {
     }
     log(`cold start: ${coldSamples.map((c) => Math.round(c)).join(', ')} ms`);
 
-    const argon2 = wanted(options, 'login') ? await argon2Rate(options.smoke ? 1 : 5) : undefined;
+    const argon2Seconds = options.smoke ? 1 : 5;
+    const argon2 = wanted(options, 'login') ? await argon2Rate(argon2Seconds) : undefined;
     if (argon2 !== undefined) log(`raw argon2 verify: ${Math.round(argon2)}/s`);
 
     server = await startServer(options.cpuProf);
@@ -140,6 +141,7 @@ async function main(options: BenchOptions): Promise<BenchResults> {
       for (const scenario of SCENARIOS.filter((s) => wanted(options, s.name))) {
         const isBaseline = scenario.name === 'baseline';
         const baselineBefore = isBaseline ? undefined : (lastBaselineRps ?? (await baselineBurst()));
+        const argon2Before = scenario.name === 'login' ? await argon2Rate(argon2Seconds) : undefined;
         const spec = await scenario.build(ctx);
         await analyzeBenchDatabase(store); // after what the build and earlier scenarios wrote
         const measured = scenario.server === 'baseline' ? baseline : server;
@@ -148,6 +150,7 @@ async function main(options: BenchOptions): Promise<BenchResults> {
         const r = await driveLoad(spec);
         const cpuAfter = measured.cpuSeconds();
         const rssAfterMB = server.rssMB();
+        const argon2After = argon2Before === undefined ? undefined : await argon2Rate(argon2Seconds);
         lastBaselineRps = isBaseline ? r.requestsPerSecond : await baselineBurst();
         const pairedBaselineRps = isBaseline ? r.requestsPerSecond : (baselineBefore! + lastBaselineRps) / 2;
         const result: ScenarioResult = {
@@ -163,6 +166,9 @@ async function main(options: BenchOptions): Promise<BenchResults> {
           statusCodes: r.statusCodes,
           pairedBaselineRequestsPerSecond: pairedBaselineRps,
           ratioToBaseline: isBaseline ? undefined : r.requestsPerSecond / pairedBaselineRps,
+          ...(argon2Before !== undefined && argon2After !== undefined
+            ? { pairedArgon2VerifyPerSecond: (argon2Before + argon2After) / 2 }
+            : {}),
           serverCpuMsPerRequest:
             cpuBefore !== undefined && cpuAfter !== undefined
               ? ((cpuAfter - cpuBefore) * 1000) / (r.requests + r.warmupRequests)

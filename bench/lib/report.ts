@@ -110,7 +110,13 @@ export function markdown(results: BenchResults, findings: string): string {
   md.push('## Scenarios', '', ...(results.rounds[0]?.scenarios ?? []).map((s) => `- **${s.name}**: ${s.description}`), '');
   md.push('## Other measurements', '');
   md.push(
-    `- raw argon2id verify rate (app parameters, same thread pool size, nothing else running): ${n0(results.argon2VerifyPerSecond)}/s`,
+    `- raw argon2id verify rate (app parameters, same thread pool size, nothing else running): ${n0(results.argon2VerifyPerSecond)}/s at the start; next to each login scenario (the mean of a measurement right before and one right after it, which login's target is taken against): ${
+      results.rounds
+        .map((round) => round.scenarios.find((s) => s.name === 'login')?.pairedArgon2VerifyPerSecond)
+        .filter((v): v is number => v !== undefined)
+        .map((v) => `${n0(v)}/s`)
+        .join(', ') || '–'
+    }`,
   );
   md.push(
     `- cold start (process start → first 200 on /api/v1/health), median of ${results.coldStartMs.samples.length}: ${n0(results.coldStartMs.median)} ms (samples: ${results.coldStartMs.samples.map((s) => Math.round(s)).join(', ')} ms)`,

@@ -23,6 +23,11 @@ export interface ScenarioResult {
   /** requestsPerSecond / pairedBaselineRequestsPerSecond. */
   readonly ratioToBaseline: number | undefined;
   /**
+   * Login only: the raw argon2id verify rate measured right before and right after this scenario
+   * (mean), which login's target is taken against, for the same reason as the paired baseline.
+   */
+  readonly pairedArgon2VerifyPerSecond?: number;
+  /**
    * Server CPU time per request (user + system, warm-up included), in ms: robust to other load on
    * a shared machine, unlike the rate. For the baseline, the bare Fastify process's.
    */
