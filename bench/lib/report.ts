@@ -94,7 +94,7 @@ export function markdown(results: BenchResults, findings: string): string {
     '| --- | --- | --- |',
     ...results.targets.map((t) => `| ${t.target} | ${t.actual} | ${t.met === undefined ? 'not measured' : t.met ? 'met' : '**missed**'} |`),
     '',
-    'Ratios and rates are the mean over the rounds.',
+    "Ratios and rates are the mean over the rounds, each round beside it; a scenario's target is met only when every round meets it.",
     '',
   ];
   for (const round of results.rounds) {
@@ -135,7 +135,7 @@ export function markdown(results: BenchResults, findings: string): string {
   }
   md.push(`- server RSS after everything: ${n0(results.finalRssMB)} MB`, '');
   if (existsChart(results)) md.push('![requests/s and p99 per scenario](results.svg)', '');
-  md.push(FINDINGS_MARKER, findings.trim() === '' ? '\n## Findings\n\n(none written yet)\n' : findings);
+  md.push(FINDINGS_MARKER, '', findings.trim() === '' ? '## Findings\n\n(none written yet)\n' : findings);
   return md.join('\n');
 }
 
@@ -181,7 +181,8 @@ export function writeReports(outDir: string, results: BenchResults): void {
   if (existsSync(mdPath)) {
     const previous = readFileSync(mdPath, 'utf8');
     const at = previous.indexOf(FINDINGS_MARKER);
-    if (at >= 0) findings = previous.slice(at + FINDINGS_MARKER.length);
+    // Without the blank lines after the marker: markdown() writes one, so rewrites do not add up.
+    if (at >= 0) findings = previous.slice(at + FINDINGS_MARKER.length).replace(/^\n+/, '');
   }
   writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(outDir, 'results.svg'), `${svgChart(results)}\n`);

@@ -1,6 +1,11 @@
 import type { BenchResults, RoundResult, ScenarioResult, TargetResult } from './results';
 
-/** The issue's targets, evaluated as stated (never relaxed here: a miss is reported as a miss). */
+/**
+ * The issue's targets, evaluated as stated (never relaxed here: a miss is reported as a miss). A
+ * per-scenario target is met only when every round meets it: one round can be flattered by a
+ * moment when the load generator, not the server, was the limit (session 6 saw `/health` at 1.04×
+ * of bare Fastify in one round and 0.53× in the next), so the mean alone would not do.
+ */
 export function evaluateTargets(r: Omit<BenchResults, 'targets'>): TargetResult[] {
   const out: TargetResult[] = [];
   const avg = (name: string, pick: (s: ScenarioResult) => number | undefined): number | undefined => mean(r.rounds, name, pick);
@@ -8,30 +13,51 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): TargetResult[
   const check = (target: string, actual: number | undefined, ok: (v: number) => boolean, digits = 2, unit = ''): void => {
     out.push({ target, actual: fmt(actual, digits, unit), met: actual === undefined ? undefined : ok(actual) });
   };
+  /** The mean over the rounds, each round's value beside it; met when every round is. */
+  const checkRounds = (
+    target: string,
+    name: string,
+    pick: (s: ScenarioResult) => number | undefined,
+    ok: (v: number) => boolean,
+    digits = 2,
+    unit = '',
+  ): void => {
+    const each = values(r.rounds, name, pick);
+    const m = avg(name, pick);
+    out.push({
+      target,
+      actual: m === undefined ? 'not measured' : `${fmt(m, digits, unit)} (rounds: ${each.map((v) => fmt(v, digits, unit)).join(', ')})`,
+      met: m === undefined ? undefined : each.every(ok),
+    });
+  };
 
-  check(
+  checkRounds(
     '/health ≥ 0.75× bare Fastify (production settings)',
-    avg('health', (s) => s.ratioToBaseline),
+    'health',
+    (s) => s.ratioToBaseline,
     (v) => v >= 0.75,
     2,
     '×',
   );
-  check(
+  checkRounds(
     '/users/me ≥ 0.25× bare Fastify',
-    avg('users-me', (s) => s.ratioToBaseline),
+    'users-me',
+    (s) => s.ratioToBaseline,
     (v) => v >= 0.25,
     2,
     '×',
   );
-  check(
+  checkRounds(
     'login ≥ 0.85× raw argon2 verify rate',
-    avg('login', (s) => (s.pairedArgon2VerifyPerSecond ? s.requestsPerSecond / s.pairedArgon2VerifyPerSecond : undefined)),
+    'login',
+    (s) => (s.pairedArgon2VerifyPerSecond ? s.requestsPerSecond / s.pairedArgon2VerifyPerSecond : undefined),
     (v) => v >= 0.85,
     2,
     '×',
   );
   check('/health p99 ≤ 25 ms while logins saturate', r.eventLoop?.healthP99Ms, (v) => v <= 25, 1, ' ms');
   const refreshRatio = avg('refresh', (s) => s.ratioToBaseline);
+  const refreshRounds = values(r.rounds, 'refresh', (s) => s.ratioToBaseline);
   const refreshErrors = sum(r.rounds, 'refresh', (s) => s.errors);
   const integrity = r.refreshIntegrity;
   out.push({
@@ -39,20 +65,21 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>): TargetResult[
     actual:
       refreshRatio === undefined
         ? 'not measured'
-        : `${refreshRatio.toFixed(3)}×, ${refreshErrors} errors` +
+        : `${refreshRatio.toFixed(3)}× (rounds: ${refreshRounds.map((v) => `${v.toFixed(3)}×`).join(', ')}), ${refreshErrors} errors` +
           (integrity
             ? `, ${integrity.revoked} of ${integrity.chains} chains revoked, ${integrity.stillRotate} of ${integrity.chains} still rotate`
             : ''),
     met:
       refreshRatio === undefined
         ? undefined
-        : refreshRatio >= 0.08 &&
+        : refreshRounds.every((v) => v >= 0.08) &&
           refreshErrors === 0 &&
           (!integrity || (integrity.revoked === 0 && integrity.stillRotate === integrity.chains)),
   });
-  check(
+  checkRounds(
     'agent run (offline model) server overhead p50 ≤ 5 ms',
-    avg('agent-overhead', (s) => s.latencyP50Ms),
+    'agent-overhead',
+    (s) => s.latencyP50Ms,
     (v) => v <= 5,
     1,
     ' ms',

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PRODUCTION_NODE_OPTIONS } from '../../bench/lib/production-settings';
+import { FINDINGS_MARKER, writeReports } from '../../bench/lib/report';
 import type { BenchResults } from '../../bench/lib/results';
 
 const ROOT = join(__dirname, '../..');
@@ -67,5 +68,18 @@ describe('bench runner (smoke)', () => {
       new RegExp(`name: NODE_OPTIONS\\n\\s+value: ${PRODUCTION_NODE_OPTIONS.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`),
     );
     expect(readFileSync(join(ROOT, 'bench/run.ts'), 'utf8')).toContain('NODE_OPTIONS: PRODUCTION_NODE_OPTIONS');
+  });
+
+  it('keeps the findings below the marker as they are when it rewrites results.md', () => {
+    const results = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as BenchResults;
+    const mdPath = join(outDir, 'results.md');
+    appendFileSync(mdPath, '\n### Hand-written\n\nA finding.\n');
+    const findingsOf = (): string => readFileSync(mdPath, 'utf8').split(FINDINGS_MARKER)[1]!;
+    writeReports(outDir, results);
+    const once = findingsOf();
+    expect(once).toContain('### Hand-written\n\nA finding.\n');
+    writeReports(outDir, results);
+    writeReports(outDir, results);
+    expect(findingsOf()).toBe(once); // nothing added, nothing lost, however often it is rewritten
   });
 });
