@@ -15,14 +15,14 @@ const FLUSH_EVERY_MS = 1000;
 
 /**
  * The access log's own pino logger and stdout destination. Access lines are batched: one write(2)
- * per ≈ 15 lines instead of one per line (≈ 4 % of the server's CPU per `/users/me` request,
- * bench/results.md "Session 6"), at least once a second, at shutdown, and at exit by pino's own
- * exit hook. The writes are synchronous: a few microseconds per batch on the event loop, never
- * queued on the libuv pool behind argon2 hashes, nothing in flight to lose at exit. Each batch is
- * written whole and atomically, so it never lands inside a line of the root logger, whose
- * warnings and errors are never held back. No redaction: a line
- * holds only the fields below, none of them secret (the root logger's wildcard redaction paths
- * cost about 20 µs per line, 7x the line itself).
+ * per ≈ 15 lines instead of one per line (4–18 % of the server's CPU per `/users/me` request in
+ * paired runs, bench/results.md "Session 6"), at least once a second, at shutdown, and at exit by
+ * pino's own exit hook. The writes are synchronous: a few microseconds per batch on the event
+ * loop, never queued on the libuv pool behind argon2 hashes, nothing in flight to lose at exit.
+ * Each batch is written whole and atomically, so it never lands inside a line of the root logger,
+ * whose warnings and errors are never held back. No redaction: a line holds only the fields
+ * below, none of them secret (the root logger's wildcard redaction paths cost about 20 µs per
+ * line, 7x the line itself).
  */
 @Injectable()
 export class AccessLog implements OnApplicationShutdown {

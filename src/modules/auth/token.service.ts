@@ -87,7 +87,11 @@ export class TokenService {
   verifyAccessToken(token: string): AuthUser | undefined {
     const now = Math.floor(Date.now() / 1000);
     const known = this.verified.get(token);
-    if (known) return now < known.exp ? known.user : undefined;
+    if (known) {
+      if (now < known.exp) return known.user;
+      this.verified.delete(token); // expired: it can only be refused from now on
+      return undefined;
+    }
     let claims: Partial<AccessTokenClaims>;
     try {
       claims = this.jwt.verify<Partial<AccessTokenClaims>>(token, {

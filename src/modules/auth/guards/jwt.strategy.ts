@@ -5,10 +5,11 @@ import { TokenService } from '../token.service';
 import { BearerTokenStrategy } from './bearer-token.strategy';
 
 /**
- * The bearer token's caller, from its signature and claims alone (TokenService), without the
- * database or Redis. The revocation check is the guard's (JwtAuthGuard): passport keeps
- * strategies in one process-wide registry, so a strategy must not hold per-app resources (with
- * two apps in one process, e.g. e2e replicas or the CLI, the last one registered serves both).
+ * The bearer token's caller, from its signature and claims alone (TokenService: the key and a
+ * memory of verified tokens, no connection), without the database or Redis. The revocation
+ * check is the guard's (JwtAuthGuard): passport keeps strategies in one process-wide registry,
+ * so a strategy must not hold per-app connections (with two apps in one process, e.g. e2e
+ * replicas or the CLI, the last one registered serves both).
  */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(BearerTokenStrategy, 'jwt') {
