@@ -5,7 +5,7 @@ import { startMailbox, type Mailbox } from './support/mailbox';
 import { createTestApp, type TestApp } from './support/test-app';
 
 const LOGIN = '/api/v1/auth/sessions';
-const TRIES = 15;
+const TRIES = 21;
 
 jest.setTimeout(120_000);
 
@@ -42,24 +42,39 @@ describe('auth: login timing does not reveal accounts', () => {
     return elapsed;
   }
 
-  it(`median login time, unknown email vs known email with a wrong password (${TRIES} tries each, interleaved), differs by at most 20%`, async () => {
+  it(`login time, unknown email vs known email with a wrong password (${TRIES} back-to-back pairs), within 20% of each other`, async () => {
     // Warm-up (JIT, connection pools) outside the measurement.
     await timedFailure(`${uniqueName('warm')}@example.test`);
     await timedFailure(known[0]!.user.email);
+    // Each pair runs back to back, in alternating order, and is compared with itself: the machine's
+    // speed drifts while other test files run beside this one, and a pair's two logins see the
+    // same moment where two medians over the whole loop may not.
+    const ratios: number[] = [];
     const unknownTimes: number[] = [];
     const knownTimes: number[] = [];
     for (let i = 0; i < TRIES; i++) {
-      unknownTimes.push(await timedFailure(`${uniqueName('ghost')}@example.test`));
-      knownTimes.push(await timedFailure(known[i % known.length]!.user.email));
+      const ghost = `${uniqueName('ghost')}@example.test`;
+      const user = known[i % known.length]!.user.email;
+      let unknownMs: number;
+      let knownMs: number;
+      if (i % 2 === 0) {
+        unknownMs = await timedFailure(ghost);
+        knownMs = await timedFailure(user);
+      } else {
+        knownMs = await timedFailure(user);
+        unknownMs = await timedFailure(ghost);
+      }
+      ratios.push(unknownMs / knownMs);
+      unknownTimes.push(unknownMs);
+      knownTimes.push(knownMs);
     }
-    const mu = median(unknownTimes);
-    const mk = median(knownTimes);
-    const ratio = Math.abs(mu - mk) / Math.min(mu, mk);
-    expect({ unknownMs: Math.round(mu), knownMs: Math.round(mk), withinTwentyPercent: ratio <= 0.2 }).toEqual({
-      unknownMs: expect.any(Number),
-      knownMs: expect.any(Number),
-      withinTwentyPercent: true,
-    });
+    const r = median(ratios);
+    const within = Math.max(r, 1 / r) <= 1.2;
+    expect(
+      within
+        ? 'within 20%'
+        : `unknown/known = ${r.toFixed(2)} (medians ${Math.round(median(unknownTimes))} vs ${Math.round(median(knownTimes))} ms)`,
+    ).toBe('within 20%');
   });
 });
 
