@@ -31,7 +31,7 @@ export function jwtSecretKey(config: AppConfig): KeyObject {
  * How many verified access tokens one process remembers: enough for every client active within
  * a few minutes on one replica; at ≈ 0.5 KB each, at most ≈ 5 MB.
  */
-export const VERIFIED_TOKENS_MAX = 10_000;
+const VERIFIED_TOKENS_MAX = 10_000;
 
 interface VerifiedToken {
   readonly user: AuthUser;

@@ -37,7 +37,7 @@ export class ChatModelFactory {
       case 'openai': {
         // Chat Completions (not the Responses API): the protocol every OpenAI-compatible server
         // (vLLM, Ollama, llama.cpp, LM Studio) speaks. Retries and the per-call timeout are
-        // ours (agent-runner.ts), so the client's own are off or bounded by the same limit.
+        // ours (langchain-agent.ts), so the client's own are off or bounded by the same limit.
         const { ChatOpenAICompletions } = await import('@langchain/openai');
         return new ChatOpenAICompletions({
           model: model!,
