@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { AIMessage } from '@langchain/core/messages';
+import { AIMessage, ToolMessage } from '@langchain/core/messages';
+import { z } from 'zod';
 import { fakeModel } from '@langchain/core/testing';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
 import { BaseChatModel } from '@langchain/core/language_models/chat_models';
@@ -8,6 +9,7 @@ import type { BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import type { AuthUser } from '../../../common/auth';
 import type { AgentStreamPart } from '../events/ag-ui-events';
+import type { AgentToolDefinition } from '../tools/agent-tool';
 import { calculatorTool } from '../tools/calculator.tool';
 import { ToolExecutor } from '../tools/tool-executor';
 import { AgentRunner, type AgentRunInput } from './agent-runner';
@@ -37,6 +39,40 @@ class NeverAnsweringModel extends BaseChatModel {
     });
   }
 }
+
+/** Asks `whoami` when it may call tools, then answers with what the tool said; keeps nothing between calls. */
+class WhoAmIModel extends BaseChatModel {
+  constructor(private readonly canCallTools = false) {
+    super({});
+  }
+  _llmType(): string {
+    return 'whoami';
+  }
+  override bindTools(tools: unknown[]): WhoAmIModel {
+    return new WhoAmIModel(tools.length > 0);
+  }
+  _generate(messages: BaseMessage[]): Promise<ChatResult> {
+    const last = messages[messages.length - 1];
+    const message = ToolMessage.isInstance(last)
+      ? new AIMessage(`you are ${last.text}`)
+      : this.canCallTools
+        ? new AIMessage({ content: '', tool_calls: [{ id: `call_${Math.random()}`, name: 'whoami', args: {}, type: 'tool_call' }] })
+        : new AIMessage('no tools');
+    return Promise.resolve({ generations: [{ text: message.text, message }] });
+  }
+}
+
+/** The caller's id, after a pause that lets concurrent runs interleave. */
+const whoamiTool: AgentToolDefinition = {
+  name: 'whoami',
+  description: 'The caller.',
+  schema: z.object({}),
+  maxOutputChars: 100,
+  run: async (_args, context) => {
+    await new Promise((r) => setTimeout(r, 5));
+    return context.user.id;
+  },
+};
 
 async function eventuallyTrue(probe: () => boolean): Promise<void> {
   for (let i = 0; i < 100 && !probe(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -120,6 +156,34 @@ describe('AgentRunner', () => {
       result: 'Tool calculator failed: division by zero.',
       error: 'invalid_input',
     });
+  });
+
+  it('compiles one agent per model, tool list and prompt, and rebuilds none for later runs', async () => {
+    const { agentFor } = await import('./langchain-agent');
+    const model = new WhoAmIModel();
+    const tools = [whoamiTool];
+    const agent = agentFor(model, tools, 'p');
+    expect(agentFor(model, tools, 'p')).toBe(agent);
+    expect(agentFor(model, [whoamiTool], 'p')).not.toBe(agent);
+    expect(agentFor(model, tools, 'other prompt')).not.toBe(agent);
+    expect(agentFor(new WhoAmIModel(), tools, 'p')).not.toBe(agent);
+  });
+
+  it('runs sharing one compiled agent keep their own caller and their own model-call budget', async () => {
+    const runner = runnerFor(new WhoAmIModel());
+    const tools = [whoamiTool];
+    const runAs = async (id: string): Promise<string> => {
+      const signal = new AbortController().signal;
+      const executor = new ToolExecutor({ user: { ...user, id }, runId: `r-${id}`, signal }, { timeoutMs: 1000, maxToolCalls: 8 });
+      // Two model calls each (tool call, answer): exactly the budget, so a count shared between
+      // runs would fail the second run.
+      const parts = await collect(runner, 'who am i', { tools, executor, signal, maxModelCalls: 2, streamTokens: false });
+      const last = parts[parts.length - 1];
+      return last?.kind === 'model_message' ? last.text : '';
+    };
+    const ids = Array.from({ length: 6 }, (_, i) => `user-${i}`);
+    expect(await Promise.all(ids.map(runAs))).toEqual(ids.map((id) => `you are ${id}`));
+    expect(await runAs('later')).toBe('you are later');
   });
 
   it('turns a failing model into a ModelFailure after one retry', async () => {

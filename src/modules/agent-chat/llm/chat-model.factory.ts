@@ -9,12 +9,14 @@ export interface ModelDescription {
 }
 
 /**
- * Builds the run's chat model from LLM_PROVIDER / LLM_MODEL / LLM_BASE_URL / LLM_API_KEY.
+ * Builds the agent's chat model from LLM_PROVIDER / LLM_MODEL / LLM_BASE_URL / LLM_API_KEY.
  * A provider of its own so tests can replace it (`overrideProvider(ChatModelFactory)`) with
  * LangChain's deterministic fake models.
  */
 @Injectable()
 export class ChatModelFactory {
+  private model: Promise<BaseChatModel> | undefined;
+
   constructor(@InjectConfig() private readonly config: AppConfig) {}
 
   describe(): ModelDescription {
@@ -24,10 +26,21 @@ export class ChatModelFactory {
   }
 
   /**
-   * A fresh model for one run; throws `model_unavailable` when none is configured. Its LangChain
-   * code is imported here, on first use, not at start-up (see AgentRunner).
+   * The configured model, made on the first run and shared by every later one (a model holds its
+   * settings and, for `openai`, an HTTP client; nothing of a run), so the agent compiled for it is
+   * reused too (langchain-agent.ts). Throws `model_unavailable` when none is configured. Its
+   * LangChain code is imported here, on first use, not at start-up (see AgentRunner).
    */
-  async create(): Promise<BaseChatModel> {
+  create(): Promise<BaseChatModel> {
+    // A failed import (a transient file-system error) is not kept: the next run tries again.
+    this.model ??= this.build().catch((error: unknown) => {
+      this.model = undefined;
+      throw error;
+    });
+    return this.model;
+  }
+
+  private async build(): Promise<BaseChatModel> {
     const { provider, model, baseUrl, apiKey } = this.config.llm;
     switch (provider) {
       case 'offline': {

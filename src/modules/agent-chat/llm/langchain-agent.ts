@@ -6,7 +6,6 @@ import { createAgent, createMiddleware } from 'langchain';
 import type { AgentStreamPart, CompletedToolCall, TokenUsage } from '../events/ag-ui-events';
 import type { HistoryMessage } from '../history/history-message';
 import type { AgentToolDefinition } from '../tools/agent-tool';
-import type { ToolExecutor } from '../tools/tool-executor';
 import type { AgentRunInput } from './agent-runner';
 import { classifyModelError, ModelFailure } from './model-failure';
 
@@ -16,12 +15,8 @@ import { classifyModelError, ModelFailure } from './model-failure';
  * llm/. Loaded on a process's first run (AgentRunner).
  */
 export async function* runAgent(model: BaseChatModel, input: AgentRunInput): AsyncGenerator<AgentStreamPart> {
-  const agent = createAgent({
-    model,
-    tools: input.tools.map((def) => toLangChainTool(def, input.executor)),
-    systemPrompt: input.systemPrompt,
-    middleware: [runLimits(input)],
-  });
+  const agent = agentFor(model, input.tools, input.systemPrompt);
+  const scope: RunScope = { input, modelCalls: 0 };
   // The model's streamed chunks and its final message share one id of ours, so the mapper can
   // pair them whatever ids (or none) the provider uses.
   let currentMessageId: string | undefined;
@@ -31,6 +26,7 @@ export async function* runAgent(model: BaseChatModel, input: AgentRunInput): Asy
       {
         streamMode: input.streamTokens === false ? ['updates'] : ['messages', 'updates'],
         signal: input.signal,
+        context: scope,
         recursionLimit: 4 * input.maxModelCalls + 8,
       },
     );
@@ -78,29 +74,69 @@ interface ToolCallChunkLike {
   index?: number;
 }
 
-/** Model-call budget, per-call timeout and the single retry, around every model call. */
-function runLimits(input: AgentRunInput) {
-  let calls = 0;
-  return createMiddleware({
-    name: 'RunLimits',
-    wrapModelCall: async (request, handler) => {
-      calls++;
-      if (calls > input.maxModelCalls) throw new ModelFailure('limit_exceeded', `more than ${input.maxModelCalls} model calls`);
-      // The last allowed call gets no tools, so a well-behaved model has to answer in text.
-      const effective = calls === input.maxModelCalls ? { ...request, tools: [] } : request;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await withTimeout(Promise.resolve(handler(effective)), input.modelTimeoutMs);
-        } catch (error) {
-          if (input.signal.aborted) throw error;
-          const failure = classifyModelError(error);
-          const clientError = typeof (error as { status?: unknown }).status === 'number' && (error as { status: number }).status < 500;
-          if (attempt >= input.modelRetries || failure.code === 'limit_exceeded' || clientError) throw failure;
-        }
-      }
-    },
-  });
+/**
+ * What a run passes to its compiled agent through LangChain's runtime context: the caller-bound
+ * tool executor and the run's limits, plus the run's model-call count.
+ */
+interface RunScope {
+  readonly input: AgentRunInput;
+  modelCalls: number;
 }
+
+type CompiledAgent = ReturnType<typeof compileAgent>;
+
+/**
+ * Compiled agents, one per (model, tool list, system prompt). `createAgent` builds and compiles a
+ * LangGraph graph, about a tenth of an offline run's CPU (bench/results.md, "Session 7"); the graph
+ * holds nothing of a run (no checkpointer), so one serves every run, and what belongs to a run
+ * (the caller's tool executor, signal and limits) travels in its runtime context. Weak keys: a
+ * model made for a single run (as tests do) takes its agent with it.
+ */
+const agents = new WeakMap<BaseChatModel, WeakMap<readonly AgentToolDefinition[], Map<string, CompiledAgent>>>();
+
+export function agentFor(model: BaseChatModel, tools: readonly AgentToolDefinition[], systemPrompt: string): CompiledAgent {
+  let byTools = agents.get(model);
+  if (!byTools) agents.set(model, (byTools = new WeakMap()));
+  let byPrompt = byTools.get(tools);
+  if (!byPrompt) byTools.set(tools, (byPrompt = new Map<string, CompiledAgent>()));
+  let agent = byPrompt.get(systemPrompt);
+  if (!agent) byPrompt.set(systemPrompt, (agent = compileAgent(model, tools, systemPrompt)));
+  return agent;
+}
+
+function compileAgent(model: BaseChatModel, tools: readonly AgentToolDefinition[], systemPrompt: string) {
+  return createAgent({ model, tools: tools.map(toLangChainTool), systemPrompt, middleware: [runLimits] });
+}
+
+function scopeOf(runtime: { context?: unknown } | undefined): RunScope {
+  const scope = runtime?.context as RunScope | undefined;
+  // Only runAgent invokes these agents, always with a scope; without one a tool would run unbound.
+  if (scope?.input === undefined) throw new Error('agent invoked without its run scope');
+  return scope;
+}
+
+/** Model-call budget, per-call timeout and the single retry, around every model call. */
+const runLimits = createMiddleware({
+  name: 'RunLimits',
+  wrapModelCall: async (request, handler) => {
+    const scope = scopeOf(request.runtime);
+    const { input } = scope;
+    scope.modelCalls++;
+    if (scope.modelCalls > input.maxModelCalls) throw new ModelFailure('limit_exceeded', `more than ${input.maxModelCalls} model calls`);
+    // The last allowed call gets no tools, so a well-behaved model has to answer in text.
+    const effective = scope.modelCalls === input.maxModelCalls ? { ...request, tools: [] } : request;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await withTimeout(Promise.resolve(handler(effective)), input.modelTimeoutMs);
+      } catch (error) {
+        if (input.signal.aborted) throw error;
+        const failure = classifyModelError(error);
+        const clientError = typeof (error as { status?: unknown }).status === 'number' && (error as { status: number }).status < 500;
+        if (attempt >= input.modelRetries || failure.code === 'limit_exceeded' || clientError) throw failure;
+      }
+    }
+  },
+});
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -110,11 +146,11 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Our tool definition as a LangChain tool; the executor adds budget, timeout, cap and audit. */
-function toLangChainTool(def: AgentToolDefinition, executor: ToolExecutor): StructuredToolInterface {
+/** Our tool definition as a LangChain tool; the run's executor adds budget, timeout, cap and audit. */
+function toLangChainTool(def: AgentToolDefinition): StructuredToolInterface {
   return tool(
-    async (args: unknown, config: { toolCall?: { id?: string } }) => {
-      const outcome = await executor.execute(def, args);
+    async (args: unknown, config: { toolCall?: { id?: string }; context?: unknown }) => {
+      const outcome = await scopeOf(config).input.executor.execute(def, args);
       return new ToolMessage({
         content: outcome.content,
         tool_call_id: config.toolCall?.id ?? '',
