@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AgentChatService } from '../../src/modules/agent-chat/agent-chat.service';
 import { AIMessage, fakeModel, FakeListChatModel, GatedModel, SwitchableModelFactory } from '../../src/modules/agent-chat/llm/testing';
@@ -142,6 +143,40 @@ describe('agent chat (fake models)', () => {
       'What is my favourite colour?',
       'Blue.',
     ]);
+  });
+
+  it('opens a run with a commit that does not wait for the disk and closes it with one that does', async () => {
+    // Pass-through spy (every query still runs): which statements each connection sent, in order.
+    const spy = jest.spyOn(Client.prototype, 'query');
+    let calls: { args: unknown[]; client: unknown }[];
+    try {
+      models.model = new FakeListChatModel({ responses: ['one', 'two'] });
+      const first = await chat(alice, { message: 'first' }); // new session: one statement
+      const second = await chat(alice, { message: 'second', session_id: first.body.session_id }); // a transaction
+      expect([first.status, second.status]).toEqual([200, 200]);
+    } finally {
+      calls = spy.mock.calls.map((args, i) => ({ args, client: spy.mock.contexts[i] as unknown })); // mockRestore clears them
+      spy.mockRestore();
+    }
+    const sent = calls.map(({ args: [query], client }) => ({
+      client,
+      text: typeof query === 'string' ? query : String((query as { text?: unknown }).text),
+    }));
+    const asyncCommit = /set_config\('synchronous_commit', 'off', true\)/;
+    const opens = sent.filter((q) => /INSERT INTO "?agent_chat_runs"?/.test(q.text));
+    expect(opens).toHaveLength(2);
+    // The new session's statement sets it for its own implicit transaction.
+    expect(opens[0]!.text).toMatch(asyncCommit);
+    // The continued session's transaction sets it before inserting the run.
+    const at = sent.indexOf(opens[1]!);
+    const ownTransaction = sent.slice(0, at).filter((q) => q.client === opens[1]!.client);
+    const begin = ownTransaction.map((q) => q.text).lastIndexOf('START TRANSACTION');
+    expect(begin).toBeGreaterThanOrEqual(0);
+    expect(ownTransaction.slice(begin).some((q) => asyncCommit.test(q.text))).toBe(true);
+    // Closing both runs waits for the disk: the answer is only sent once it is stored.
+    const closes = sent.filter((q) => /UPDATE agent_chat_runs\s+SET status = \$6/.test(q.text));
+    expect(closes).toHaveLength(2);
+    for (const close of closes) expect(close.text).not.toMatch(/synchronous_commit/);
   });
 
   it('creates a session with the given id when it is unknown', async () => {

@@ -54,6 +54,19 @@ export interface RunOutcome {
 /** Maximum history rows read back for one run; trimming to the model's window happens after. */
 const HISTORY_READ_LIMIT = 200;
 
+/**
+ * Opening a run commits without waiting for its WAL to reach the disk (`synchronous_commit` off
+ * for that transaction only): the wait was about 3 ms of a run's overhead on a VM's disk
+ * (bench/results.md, "Session 7"). The row is visible to every connection at once, as with any
+ * commit. It becomes durable when the WAL writer flushes (within 3 × `wal_writer_delay`, 0.6 s by
+ * default) or when the run's own closing commit, which does wait, flushes the WAL up to itself,
+ * which includes the opening. So only a crash of PostgreSQL itself within that fraction of a
+ * second can lose an opened run and its message, while the run is failing with the database
+ * anyway. Closing a run keeps the full wait: the client is shown the answer only once it is on
+ * disk.
+ */
+const ASYNC_COMMIT = `SELECT set_config('synchronous_commit', 'off', true)`;
+
 @Injectable()
 export class AgentChatRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -68,6 +81,7 @@ export class AgentChatRepository {
     if (input.sessionId === undefined) return this.openRunInNewSession(input, runId);
     try {
       return await this.dataSource.transaction(async (manager) => {
+        await manager.query(ASYNC_COMMIT);
         const sessionId = await this.lockOrCreateSession(manager, input);
         // A run left `running` by a crashed process must not block its session forever.
         await manager.query(
@@ -115,14 +129,16 @@ export class AgentChatRepository {
 
   /**
    * A run in a new session (no `session_id`): session, run and the user's message in one
-   * statement, hence atomically and in one round trip. Nothing can conflict: every id is new.
+   * statement, hence atomically and in one round trip. Nothing can conflict: every id is new. The
+   * statement's own implicit transaction commits asynchronously (`cfg`; see ASYNC_COMMIT).
    */
   private async openRunInNewSession(input: OpenRunInput, runId: string): Promise<OpenedRun> {
     const sessionId = randomUUID();
     const startedAt = new Date();
     await this.dataSource.query(
-      `WITH s AS (
-         INSERT INTO agent_chat_sessions (id, user_id, title, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id
+      `WITH cfg AS (${ASYNC_COMMIT}), s AS (
+         INSERT INTO agent_chat_sessions (id, user_id, title, created_at, updated_at)
+         SELECT $1, $2, $3, $4, $4 FROM cfg RETURNING id
        ), r AS (
          INSERT INTO agent_chat_runs (id, session_id, user_id, status, provider, model, model_calls, tool_calls, started_at)
          SELECT $5, s.id, $2, 'running', $6, $7, 0, 0, $4 FROM s RETURNING id
