@@ -66,8 +66,9 @@ async function main(options: BenchOptions): Promise<BenchResults> {
   let baseline: Running | undefined;
   try {
     if (options.server === 'dist' && !options.noBuild) {
-      log('nest build -p bench/tsconfig.build.json (the production build, into bench/out/dist)');
+      log('nest build -p bench/tsconfig.build.json, then scripts/bundle.mjs (the production build, as npm run build, into bench/out/dist)');
       await runCommand(join(ROOT, 'node_modules/.bin/nest'), ['build', '-p', 'bench/tsconfig.build.json']);
+      await runCommand(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), join(__dirname, 'out/dist')]);
     }
     log(`database ${new URL(store.databaseUrl).pathname.slice(1)}, Redis prefix ${store.redisKeyPrefix}`);
     await createBenchDatabase(store);

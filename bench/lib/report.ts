@@ -74,7 +74,7 @@ export function markdown(results: BenchResults, findings: string): string {
         ]
       : []),
     `- Node.js ${v.node}, NestJS ${v.nest}, Fastify ${v.fastify}, @node-rs/argon2 ${v.argon2}, autocannon ${v.autocannon}, PostgreSQL ${v.postgres ?? '?'}, Redis ${v.redis ?? '?'}`,
-    `- settings: ${o.duration} s per scenario after ${o.warmup} s warm-up, ${o.connections} connections (login ${o.loginConnections}), ${o.users} seeded users, ${o.rounds} round(s), server ${o.server === 'dist' ? 'built by `nest build` (as `npm run build`, into bench/out/dist) and run with `node main.js`' : 'run from sources (ts-node)'}${o.smoke ? ' — SMOKE RUN, figures meaningless' : ''}`,
+    `- settings: ${o.duration} s per scenario after ${o.warmup} s warm-up, ${o.connections} connections (login ${o.loginConnections}), ${o.users} seeded users, ${o.rounds} round(s), server ${o.server === 'dist' ? 'built as `npm run build` does (`nest build`, then bundled into one main.js; into bench/out/dist) and run with `node main.js`' : 'run from sources (ts-node)'}${o.smoke ? ' — SMOKE RUN, figures meaningless' : ''}`,
     '',
     '## How the server ran',
     '',

@@ -26,10 +26,11 @@ export async function freePort(): Promise<number> {
 
 /**
  * Runs `src/main.ts` as its own process (transpile-only ts-node, no build step), the way
- * `node dist/main.js` runs in production: real signals, real exit codes.
+ * `node dist/main.js` runs in production: real signals, real exit codes. `args` runs something
+ * else instead (a built main.js).
  */
-export function startServer(env: Record<string, string | undefined>, port?: number): ServerProcess {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src/main.ts')], {
+export function startServer(env: Record<string, string | undefined>, port?: number, args?: readonly string[]): ServerProcess {
+  const child = spawn(process.execPath, [...(args ?? ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src/main.ts')])], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port ?? 0) },
     stdio: ['ignore', 'pipe', 'pipe'],
