@@ -1,0 +1,50 @@
+import { ConcurrencyLimit, HASH_CONCURRENCY, PasswordHasher } from './password-hasher';
+
+describe('ConcurrencyLimit', () => {
+  it('runs at most `limit` tasks at once, the others in arrival order, and frees a slot whatever the outcome', async () => {
+    const limit = new ConcurrencyLimit(2);
+    const started: number[] = [];
+    const release: (() => void)[] = [];
+    let peak = 0;
+    const task = (i: number, fail = false) =>
+      limit.run(async () => {
+        started.push(i);
+        peak = Math.max(peak, limit.active);
+        await new Promise<void>((resolve) => release.push(resolve));
+        if (fail) throw new Error(`task ${i} failed`);
+        return i;
+      });
+    const results = [task(0, true), task(1), task(2), task(3), task(4)].map((p) => p.catch((e: Error) => e.message));
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual([0, 1]);
+    while (release.length > 0) {
+      release.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await Promise.all(results)).toEqual(['task 0 failed', 1, 2, 3, 4]);
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+    expect(peak).toBe(2);
+    expect(limit.active).toBe(0);
+  });
+});
+
+describe('PasswordHasher', () => {
+  it('computes at most HASH_CONCURRENCY hashes at once (one per core, at most 3 of libuv’s 4 threads), and uses them all', async () => {
+    expect(HASH_CONCURRENCY).toBeGreaterThanOrEqual(1);
+    expect(HASH_CONCURRENCY).toBeLessThanOrEqual(3);
+    const hasher = new PasswordHasher();
+    const stored = await hasher.hash('correct horse');
+    let peak = 0;
+    let sampling = true;
+    const sample = (): void => {
+      peak = Math.max(peak, PasswordHasher.hashing);
+      if (sampling) setImmediate(sample);
+    };
+    sample();
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => hasher.verify(stored, i % 2 ? 'correct horse' : 'wrong')));
+    sampling = false;
+    expect(results).toEqual([false, true, false, true, false, true, false, true]);
+    expect(peak).toBe(HASH_CONCURRENCY);
+    expect(PasswordHasher.hashing).toBe(0);
+  });
+});
