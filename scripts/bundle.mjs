@@ -31,7 +31,10 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  keepNames: true,
+  // No `keepNames`: it re-defines `name` on every function when the function is created, closures
+  // made per request included, and that cost /health 40 % more CPU per request (paired A/B against
+  // the per-file build, 69 vs 49 µs). Classes and functions keep their names anyway: identifiers
+  // are not minified, and each CommonJS module keeps its own scope.
   minifyWhitespace: true,
   minifySyntax: true,
   // Chained to tsc's maps: `node --enable-source-maps dist/main.js` prints TypeScript positions.
