@@ -11,7 +11,7 @@
 // - LangChain's packages: loaded on a process's first agent run, not at start-up (agent-runner.ts),
 //   and kept as the single copy of @langchain/core the tree has; zod with them, since the agent's
 //   tool schemas (ours) and LangChain must share one zod.
-// - Packages that find files next to their own code at run time: swagger-ui-dist (the /docs
+// - Packages that find files next to their own code at run time: swagger-ui-dist (the /api/docs
 //   assets), ioredis (its package.json), pino (worker files of transports).
 // - @node-rs/argon2: a native addon, loaded from its platform package.
 // - Optional peers of Nest and TypeORM this app does not install (microservices, websockets,
