@@ -2,11 +2,12 @@ import { connect } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { getRedisConnectionToken } from '@nestjs-modules/ioredis';
 import { ThrottlerStorage } from '@nestjs/throttler';
-import type Redis from 'ioredis';
+import type { Command, default as Redis } from 'ioredis';
 import { API_SECURITY_HEADERS } from '../../src/common/http/security-headers';
 import { ProbeModule } from './support/probe.module';
 import { createTestApp, type TestApp } from './support/test-app';
 import { expectProblem, request } from './support/http';
+import { createUser } from './support/users';
 
 describe('foundation: problem+json, request id, health, CORS, rate limits', () => {
   let t: TestApp;
@@ -329,6 +330,43 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
       } finally {
         await proxied.close();
       }
+    });
+
+    it('refuses a rate-limited request with 429 whatever its credentials, and counts one that has none', async () => {
+      const user = await createUser(t);
+      const path = '/api/v1/__probe/limited-private';
+      expectProblem(await request(t.url, 'GET', path), 401, 'unauthenticated', path); // counted: 1 of 1
+      expectProblem(await request(t.url, 'GET', path, { token: user.accessToken }), 429, 'rate_limited', path);
+      expectProblem(await request(t.url, 'GET', path, { token: 'not.a.jwt' }), 429, 'rate_limited', path);
+    });
+
+    it('sends the rate-limit count and the revocation check to Redis together: one round trip, not two', async () => {
+      const user = await createUser(t);
+      const get = () => request(t.url, 'GET', '/api/v1/__probe/private', { token: user.accessToken });
+      expect((await get()).status).toBe(200); // the counting script is loaded (an earlier test flushes it)
+      const redis = t.app.get<Redis>(getRedisConnectionToken());
+      const send = redis.sendCommand.bind(redis);
+      const events: string[] = [];
+      const ours = (command: Command): boolean =>
+        command.args.some((arg) => /ProbeController\.private|auth:revoked-session:/.test(String(arg)));
+      const spy = jest.spyOn(redis, 'sendCommand').mockImplementation((command, stream) => {
+        if (ours(command)) {
+          events.push(`sent ${command.name}`);
+          command.promise.then(
+            () => events.push(`answered ${command.name}`),
+            () => events.push(`failed ${command.name}`),
+          );
+        }
+        return send(command, stream);
+      });
+      try {
+        expect((await get()).status).toBe(200);
+      } finally {
+        spy.mockRestore();
+      }
+      // Two guards one after the other would give: sent evalsha, answered evalsha, sent mget, answered mget.
+      expect(events.slice(0, 2).sort()).toEqual(['sent evalsha', 'sent mget']);
+      expect(events.slice(2).sort()).toEqual(['answered evalsha', 'answered mget']);
     });
 
     it('never limits health routes', async () => {

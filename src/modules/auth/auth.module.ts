@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { APP_CONFIG, type AppConfig } from '../../common/config';
+import { ThrottlingModule } from '../../common/throttling/throttling.module';
 import { UsersModule } from '../users/users.module';
 import { UsersService } from '../users/users.service';
 import { AdminLookupService } from './admin-lookup.service';
@@ -12,6 +13,7 @@ import { AuthController } from './auth.controller';
 import { AuthHousekeeping } from './housekeeping.service';
 import { JwtAuthGuard } from './guards/jwt-auth.guard';
 import { JwtStrategy } from './guards/jwt.strategy';
+import { RequestGuard } from './guards/request.guard';
 import { MailOutboxRepository } from './mail/mail-outbox.repository';
 import { MailTransport } from './mail/mail-transport';
 import { MailWorker } from './mail/mail-worker.service';
@@ -28,6 +30,7 @@ import { jwtSecretKey, TokenService } from './token.service';
 @Module({
   imports: [
     UsersModule,
+    ThrottlingModule,
     PassportModule,
     JwtModule.registerAsync({
       inject: [APP_CONFIG],
@@ -45,7 +48,8 @@ import { jwtSecretKey, TokenService } from './token.service';
     TokenService,
     SessionRevocationStore,
     JwtStrategy,
-    { provide: APP_GUARD, useClass: JwtAuthGuard },
+    JwtAuthGuard,
+    { provide: APP_GUARD, useClass: RequestGuard },
     AuthSecrets,
     AuthLimits,
     PasswordHasher,

@@ -58,6 +58,12 @@ class ProbeController {
   private(): { ok: true } {
     return { ok: true };
   }
+
+  @Get('limited-private')
+  @RateLimit({ limit: 1, windowSeconds: 60 })
+  limitedPrivate(): { ok: true } {
+    return { ok: true };
+  }
 }
 
 @Module({ controllers: [ProbeController] })

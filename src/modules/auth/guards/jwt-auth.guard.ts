@@ -7,10 +7,11 @@ import { authError } from '../auth.errors';
 import { SessionRevocationStore } from '../session-revocation.store';
 
 /**
- * Global guard (APP_GUARD): authenticates every route not marked `@Public()` (passport JWT
- * strategy, then one Redis look-up refusing tokens of revoked sessions at once, on every
- * replica), then enforces `@Roles(...)`. Errors become 401 `unauthenticated`/`invalid_token` or
- * 403 `not_admin`. A Redis outage propagates (503): the revocation check is never skipped.
+ * Half of the global guard (RequestGuard runs it beside the rate limit): authenticates every
+ * route not marked `@Public()` (passport JWT strategy, then one Redis look-up refusing tokens of
+ * revoked sessions at once, on every replica), then enforces `@Roles(...)`. Errors become 401
+ * `unauthenticated`/`invalid_token` or 403 `not_admin`. A Redis outage propagates (503): the
+ * revocation check is never skipped.
  */
 @Injectable()
 export class JwtAuthGuard extends AuthGuard('jwt') {
