@@ -10,8 +10,8 @@ const WINDOW_MS = 60_000;
 /**
  * CONTRACT.md: 20 runs per minute per user. A route-level guard rather than `@RateLimit` with a
  * user tracker: the global guard counts the IP limit while it authenticates, so the user is only
- * known for certain here, after the global guard has passed. Counted in
- * Redis (fixed one-minute window per user), shared by every replica.
+ * known for certain here, after the global guard has passed. Counted in Redis (fixed one-minute
+ * window per user), shared by every replica.
  */
 @Injectable()
 export class AgentRunRateLimitGuard implements CanActivate {

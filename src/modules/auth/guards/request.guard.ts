@@ -23,19 +23,16 @@ export class RequestGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const limited = this.rateLimit.canActivate(context);
-    const authenticated = settleLater(() => this.auth.canActivate(context));
+    let authenticated: boolean | Promise<boolean>;
+    try {
+      authenticated = this.auth.canActivate(context);
+    } catch (error) {
+      // As a rejection, so that `limited`, already started, is still awaited (never left unhandled).
+      authenticated = Promise.reject(error instanceof Error ? error : new Error('authentication failed', { cause: error }));
+    }
     if (limited === true) return authenticated;
     if (authenticated === true) return limited;
     return both(limited, authenticated);
-  }
-}
-
-/** A synchronous throw as a rejection, so that `limited`, already started, is still awaited (never left unhandled). */
-function settleLater(verdict: () => boolean | Promise<boolean>): boolean | Promise<boolean> {
-  try {
-    return verdict();
-  } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error('guard failed', { cause: error }));
   }
 }
 
