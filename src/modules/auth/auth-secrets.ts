@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomInt, timingSafeEqual } from 'node:crypto';
 import { InjectConfig, type AppConfig } from '../../common/config';
+import { secureRandomBytes } from './random-pool';
 
 /**
  * Keys derived from JWT_SECRET with HKDF, one per purpose, so a key never serves two uses and
@@ -34,7 +35,7 @@ export class AuthSecrets {
 
   /** AES-256-GCM, so the current refresh token can be replayed during the grace window without being stored in clear. */
   seal(plain: string, context: string): string {
-    const iv = randomBytes(12);
+    const iv = secureRandomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.sealKey, iv);
     cipher.setAAD(Buffer.from(context));
     const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
@@ -52,7 +53,7 @@ export class AuthSecrets {
 
 /** A new opaque refresh token: 256 random bits, base64url. */
 export function newRefreshToken(): string {
-  return randomBytes(32).toString('base64url');
+  return secureRandomBytes(32).toString('base64url');
 }
 
 /** Refresh tokens are stored as SHA-256 (they are high-entropy, so no slow hash is needed). */
