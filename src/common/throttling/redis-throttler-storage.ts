@@ -1,35 +1,26 @@
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type Redis from 'ioredis';
-
-/** The name the script is defined under on the shared client (ioredis adds it as a method). */
-const COMMAND = 'rtThrottlerIncrement';
+import { createHash } from 'node:crypto';
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
-type IncrementCommand = (
-  hitKey: string,
-  blockKey: string,
-  throttlerName: string,
-  ttl: number,
-  limit: number,
-  blockDuration: number,
-) => Promise<unknown>;
-
 /**
  * @nest-lab/throttler-storage-redis with its own Lua script and result checks, but the script goes
- * by its SHA1 (EVALSHA; ioredis sends it in full once more when Redis answers NOSCRIPT, after a
- * restart or SCRIPT FLUSH). The library sends the whole script (≈ 1 KB) with an EVAL on every
- * request, which Redis then hashes again, on every rate-limited request of every replica.
+ * by its SHA1 (EVALSHA), sent in full (EVAL, which also loads it) only when Redis answers NOSCRIPT:
+ * after a restart or a SCRIPT FLUSH. The library sends the whole script (≈ 1 KB) with an EVAL on
+ * every request, which Redis then hashes again, on every rate-limited request of every replica.
+ *
+ * A plain `evalsha` call rather than ioredis's `defineCommand`: that wrapper (a `Script`) allocated
+ * ≈ 0.8 KB more per call (a copied argument list, a closure per write, an extra promise for its
+ * NOSCRIPT retry), on every rate-limited request (bench/results.md, session 9).
  */
 export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
-  private readonly incrementScript: IncrementCommand;
+  private readonly scriptSha: string;
 
   constructor(redis: Redis) {
     super(redis);
-    if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 2, lua: this.scriptSrc });
-    const command = (redis as unknown as Record<typeof COMMAND, IncrementCommand>)[COMMAND];
-    this.incrementScript = command.bind(redis);
+    this.scriptSha = createHash('sha1').update(this.scriptSrc).digest('hex');
   }
 
   override async increment(
@@ -39,14 +30,15 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
-    const results = await this.incrementScript(
-      `{${key}:${throttlerName}}:hits`,
-      `{${key}:${throttlerName}}:blocked`,
-      throttlerName,
-      ttl,
-      limit,
-      blockDuration,
-    );
+    const hitKey = `{${key}:${throttlerName}}:hits`;
+    const blockKey = `{${key}:${throttlerName}}:blocked`;
+    let results: unknown;
+    try {
+      results = await this.redis.evalsha(this.scriptSha, 2, hitKey, blockKey, throttlerName, ttl, limit, blockDuration);
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      results = await this.redis.eval(this.scriptSrc, 2, hitKey, blockKey, throttlerName, ttl, limit, blockDuration);
+    }
     const [totalHits, timeToExpire, isBlocked, timeToBlockExpire] = Array.isArray(results) ? (results as unknown[]) : [];
     if (
       typeof totalHits !== 'number' ||
@@ -63,4 +55,8 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
       timeToBlockExpire: Math.ceil(timeToBlockExpire / 1000),
     };
   }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
