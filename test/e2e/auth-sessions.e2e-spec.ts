@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { emailKey } from '../../src/modules/auth/auth-secrets';
+import { ConcurrencyLimit, HASH_CONCURRENCY, MAX_WAITING_HASHES, PasswordHasher } from '../../src/modules/auth/password-hasher';
 import { SessionRevocationStore } from '../../src/modules/auth/session-revocation.store';
 import { SessionsRepository } from '../../src/modules/auth/sessions/sessions.repository';
 import { SessionsService } from '../../src/modules/auth/sessions/sessions.service';
@@ -356,6 +357,37 @@ describe('auth: login, refresh, logout', () => {
     }
     // Even the right password waits: the lock is per address, not per guess.
     expectProblem(await login(u.user.email, u.password), 429, 'rate_limited');
+  });
+
+  it('a full hash queue answers login and signup at once with 503 server_busy and Retry-After, recording nothing', async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    const redis = t.app.get<Redis>(getRedisConnectionToken());
+    // The process's hash slots and waiting room, filled with tasks that hold them until released
+    // (the slots are private: reached here so the test needs no CPU-heavy flood of real hashes).
+    const slots = (PasswordHasher as unknown as { slots: ConcurrencyLimit }).slots;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held = Array.from({ length: HASH_CONCURRENCY + MAX_WAITING_HASHES }, () => slots.run(() => gate));
+    const username = uniqueName('busy');
+    const signupEmail = `${username}@example.test`;
+    try {
+      const refused = await login(u.user.email, 'wrong-password');
+      expect(expectProblem(refused, 503, 'server_busy', LOGIN).detail).toBe('服务繁忙,请稍后重试。');
+      expect(refused.headers.get('retry-after')).toBe('2');
+      const signup = await call('POST', '/api/v1/auth/verifications', {
+        body: { username, email: signupEmail, password: 'secret-password' },
+      });
+      expectProblem(signup, 503, 'server_busy', '/api/v1/auth/verifications');
+    } finally {
+      release();
+      await Promise.all(held);
+    }
+    // Nothing was counted or written: no login failure for the wrong password, no pending signup, no queued mail.
+    expect(await redis.exists(`auth:login-fail:${emailKey(u.user.email)}`)).toBe(0);
+    expect(await db.query('SELECT 1 FROM pending_signups WHERE email = $1', [signupEmail])).toEqual([]);
+    expect(await db.query('SELECT 1 FROM mail_outbox WHERE "to" = $1', [signupEmail])).toEqual([]);
+    // With the queue drained, hashing works again.
+    expect((await login(u.user.email, u.password)).status).toBe(200);
   });
 });
 

@@ -33,7 +33,7 @@ export class AuthController {
   @RateLimit(SIGNUP_LIMIT)
   @ApiOperation({ summary: 'Sign up: records a pending signup and mails a 6-digit code (same answer for every address state)' })
   @ApiResponse({ status: 202, type: SignupAcceptedDto })
-  @ApiProblems({ 409: 'username_taken', 422: 'validation_failed', 429: 'rate_limited' })
+  @ApiProblems({ 409: 'username_taken', 422: 'validation_failed', 429: 'rate_limited', 503: 'server_busy' })
   createVerification(@Body() body: SignupDto, @ReqMeta() meta: RequestMeta): Promise<SignupAcceptedDto> {
     return this.signup.signUp({ username: body.username, email: body.email, password: body.password, redirectTo: body.redirect_to }, meta);
   }
@@ -66,7 +66,7 @@ export class AuthController {
   @RateLimit(SIGNUP_LIMIT)
   @ApiOperation({ summary: 'Log in with email and password' })
   @ApiResponse({ status: 200, type: TokenResponseDto })
-  @ApiProblems({ 401: 'invalid_credentials, email_not_confirmed', 422: 'validation_failed', 429: 'rate_limited' })
+  @ApiProblems({ 401: 'invalid_credentials, email_not_confirmed', 422: 'validation_failed', 429: 'rate_limited', 503: 'server_busy' })
   createSession(@Body() body: LoginDto, @ReqMeta() meta: RequestMeta): Promise<TokenResponseDto> {
     return this.login.login(body.email, body.password, meta);
   }

@@ -16,6 +16,10 @@ export const authError = defineErrors({
     },
   },
   invalid_refresh_token: { status: 401, detail: { 'zh-CN': '无效的 refresh token', en: 'The refresh token is invalid.' } },
+  server_busy: {
+    status: 503,
+    detail: { 'zh-CN': '服务繁忙,请稍后重试。', en: 'The server is busy. Please try again shortly.' },
+  },
   user_not_found: { status: 404, detail: { 'zh-CN': '用户不存在', en: 'The user does not exist.' } },
   // Same code and sentence as the users module's (a rename collision), raised here for signups.
   // The users module owns usernames: same code and sentence whether signup or a rename collides.

@@ -1,4 +1,4 @@
-import { ConcurrencyLimit, HASH_CONCURRENCY, PasswordHasher } from './password-hasher';
+import { ConcurrencyLimit, ConcurrencyLimitFull, HASH_CONCURRENCY, PasswordHasher } from './password-hasher';
 
 describe('ConcurrencyLimit', () => {
   it('runs at most `limit` tasks at once, the others in arrival order, and frees a slot whatever the outcome', async () => {
@@ -25,6 +25,22 @@ describe('ConcurrencyLimit', () => {
     expect(started).toEqual([0, 1, 2, 3, 4]);
     expect(peak).toBe(2);
     expect(limit.active).toBe(0);
+  });
+
+  it('refuses a task at once, without running it, when `maxWaiting` tasks already wait; takes tasks again once they drain', async () => {
+    const limit = new ConcurrencyLimit(1, 2);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const ran: number[] = [];
+    const held = [0, 1, 2].map((i) => limit.run(async () => (ran.push(i), gate)));
+    const extra = jest.fn(() => Promise.resolve('ran'));
+    await expect(limit.run(extra)).rejects.toBeInstanceOf(ConcurrencyLimitFull);
+    expect(extra).not.toHaveBeenCalled();
+    release();
+    await Promise.all(held);
+    expect(ran).toEqual([0, 1, 2]);
+    expect(limit.active).toBe(0);
+    await expect(limit.run(extra)).resolves.toBe('ran');
   });
 });
 

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { hash, verify, type Options } from '@node-rs/argon2';
 import { Injectable, OnModuleInit } from '@nestjs/common';
+import { authError } from './auth.errors';
 
 /**
  * argon2id with OWASP's current minimum (m = 19 MiB, t = 2, p = 1). `@node-rs/argon2`'s async
@@ -24,22 +25,48 @@ const OPTIONS: Options = {
 export const HASH_CONCURRENCY = Math.max(1, Math.min(availableParallelism(), 3));
 
 /**
- * Runs at most `limit` tasks at once, the rest in arrival order. By hand: p-limit, the usual
- * package, is ESM-only and this build is CommonJS; the logic is these few lines.
+ * Hashes allowed to wait for a slot, in the whole process: at the bench machine's ≈ 120
+ * verifications a second, about 2 s of queued work. Past that a login flood is answered at once
+ * with 503 `server_busy` (and Retry-After) instead of queueing without end: every caller would
+ * otherwise wait longer and longer, and hashes would still be computed for callers that gave up.
+ */
+export const MAX_WAITING_HASHES = 256;
+
+/** Seconds a caller refused with `server_busy` is asked to wait (Retry-After). */
+const BUSY_RETRY_AFTER_SECONDS = 2;
+
+/** {@link ConcurrencyLimit.run} when `maxWaiting` tasks already wait. */
+export class ConcurrencyLimitFull extends Error {
+  constructor() {
+    super('too many tasks waiting for a slot');
+    this.name = 'ConcurrencyLimitFull';
+  }
+}
+
+/**
+ * Runs at most `limit` tasks at once, the rest in arrival order, refusing a task when
+ * `maxWaiting` already wait. By hand: p-limit, the usual package, is ESM-only and this build is
+ * CommonJS, and has no bound on its queue; the logic is these few lines.
  */
 export class ConcurrencyLimit {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly maxWaiting = Number.POSITIVE_INFINITY,
+  ) {}
 
   get active(): number {
     return this.running;
   }
 
+  /** Rejects with {@link ConcurrencyLimitFull}, without running `task`, when the queue is full. */
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.running++;
+    if (this.running >= this.limit) {
+      if (this.waiting.length >= this.maxWaiting) throw new ConcurrencyLimitFull();
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else this.running++;
     try {
       return await task();
     } finally {
@@ -54,7 +81,18 @@ export class ConcurrencyLimit {
 @Injectable()
 export class PasswordHasher implements OnModuleInit {
   /** Shared by every hasher of the process: the cores are. */
-  private static readonly slots = new ConcurrencyLimit(HASH_CONCURRENCY);
+  private static readonly slots = new ConcurrencyLimit(HASH_CONCURRENCY, MAX_WAITING_HASHES);
+
+  /** Runs `task` in a slot; 503 `server_busy` when the queue is full. */
+  private static async limited<T>(task: () => Promise<T>): Promise<T> {
+    try {
+      return await PasswordHasher.slots.run(task);
+    } catch (error) {
+      if (error instanceof ConcurrencyLimitFull)
+        throw authError('server_busy', { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS, cause: error });
+      throw error;
+    }
+  }
 
   /** Hashes being computed right now, in the whole process. */
   static get hashing(): number {
@@ -71,16 +109,20 @@ export class PasswordHasher implements OnModuleInit {
     this.dummyHash = await hash('dummy-password-for-timing-equalization', OPTIONS);
   }
 
+  /** 503 `server_busy` when {@link MAX_WAITING_HASHES} hashes already wait. */
   hash(password: string): Promise<string> {
-    return PasswordHasher.slots.run(() => hash(password, OPTIONS));
+    return PasswordHasher.limited(() => hash(password, OPTIONS));
   }
 
-  async verify(passwordHash: string, password: string): Promise<boolean> {
-    try {
-      return await PasswordHasher.slots.run(() => verify(passwordHash, password));
-    } catch {
-      return false; // a malformed stored hash never authenticates
-    }
+  /** 503 `server_busy` when {@link MAX_WAITING_HASHES} hashes already wait: never a false "wrong password". */
+  verify(passwordHash: string, password: string): Promise<boolean> {
+    return PasswordHasher.limited(async () => {
+      try {
+        return await verify(passwordHash, password);
+      } catch {
+        return false; // a malformed stored hash never authenticates
+      }
+    });
   }
 
   /** Same cost as {@link verify}; always false. */
