@@ -14,6 +14,7 @@ import {
   sessionHealth,
 } from './lib/bench-database';
 import { driveLoad } from './lib/load';
+import type { LoadSpec, PairedLoad } from './load/load-spec';
 import { machineInfo, versions } from './lib/machine';
 import { parseOptions, UsageError, type BenchOptions } from './lib/options';
 import { PRODUCTION_NODE_OPTIONS } from './lib/production-settings';
@@ -127,33 +128,26 @@ async function main(options: BenchOptions): Promise<BenchResults> {
       },
     };
 
-    // The bare baseline's rate next to a scenario: a short burst after one second of unrecorded
-    // load. The bare server is always warm, but every burst runs in a new load-driver process, and
-    // a cold autocannon measured the same warm server 3–25 % slower in its first seconds (five
-    // alternating pairs, 2026-12-02): without the warm-up every ratio was flattered by that much.
+    // The bare baseline is measured beside every scenario, by the same load-driver process, in
+    // slices alternating with the scenario's (2 s each at the default 10 s), after a warm-up of its
+    // own: on this machine the speed moves by tens of percent from one minute to the next, and a
+    // baseline measured a few seconds before and after a scenario differed from the one in between.
     const baselineScenario = SCENARIOS.find((s) => s.name === 'baseline')!;
-    const burstSeconds = Math.max(1, Math.min(3, options.duration / 3));
-    const burstWarmupSeconds = Math.min(1, options.warmup);
-    const baselineBurst = async (): Promise<number> =>
-      (
-        await driveLoad({
-          ...(await baselineScenario.build(ctx)),
-          warmupSeconds: burstWarmupSeconds,
-          durationSeconds: burstSeconds,
-        })
-      ).requestsPerSecond;
+    const slices = Math.max(1, Math.min(5, Math.floor(options.duration / 2)));
+    const pairedWithBaseline = async (): Promise<PairedLoad> => {
+      const { url, connections, plans, ipBlock } = await baselineScenario.build(ctx);
+      return { url, connections, plans, ipBlock, warmupSeconds: Math.min(1, options.warmup) };
+    };
 
     const rounds: RoundResult[] = [];
     let refreshIntegrity: BenchResults['refreshIntegrity'];
     for (let round = 1; round <= options.rounds; round++) {
       const scenarios: ScenarioResult[] = [];
-      /** The baseline's rate measured last: the burst after one scenario is the one before the next. */
-      let lastBaselineRps: number | undefined;
       for (const scenario of SCENARIOS.filter((s) => wanted(options, s.name))) {
         const isBaseline = scenario.name === 'baseline';
-        const baselineBefore = isBaseline ? undefined : (lastBaselineRps ?? (await baselineBurst()));
         const argon2Before = scenario.name === 'login' ? await argon2Rate(argon2Seconds) : undefined;
-        const spec = await scenario.build(ctx);
+        const own = await scenario.build(ctx);
+        const spec: LoadSpec = isBaseline ? own : { ...own, pairedWith: await pairedWithBaseline(), slices };
         await analyzeBenchDatabase(store); // after what the build and earlier scenarios wrote
         const measured = scenario.server === 'baseline' ? baseline : server;
         const rssBeforeMB = server.rssMB();
@@ -162,8 +156,7 @@ async function main(options: BenchOptions): Promise<BenchResults> {
         const cpuAfter = measured.cpuSeconds();
         const rssAfterMB = server.rssMB();
         const argon2After = argon2Before === undefined ? undefined : await argon2Rate(argon2Seconds);
-        lastBaselineRps = isBaseline ? r.requestsPerSecond : await baselineBurst();
-        const pairedBaselineRps = isBaseline ? r.requestsPerSecond : (baselineBefore! + lastBaselineRps) / 2;
+        const pairedBaselineRps = isBaseline ? r.requestsPerSecond : r.pairedRequestsPerSecond!;
         const result: ScenarioResult = {
           name: scenario.name,
           description: scenario.description,
@@ -176,6 +169,7 @@ async function main(options: BenchOptions): Promise<BenchResults> {
           errors: r.errors + r.non2xx,
           statusCodes: r.statusCodes,
           pairedBaselineRequestsPerSecond: pairedBaselineRps,
+          ...(r.slices ? { slices: r.slices } : {}),
           ratioToBaseline: isBaseline ? undefined : r.requestsPerSecond / pairedBaselineRps,
           ...(argon2Before !== undefined && argon2After !== undefined
             ? { pairedArgon2VerifyPerSecond: (argon2Before + argon2After) / 2 }

@@ -1,5 +1,6 @@
 import type { BenchOptions } from './options';
 import type { MachineInfo, Versions } from './machine';
+import type { SliceRates } from '../load/load-spec';
 
 export interface ScenarioResult {
   readonly name: string;
@@ -14,12 +15,13 @@ export interface ScenarioResult {
   readonly errors: number;
   readonly statusCodes: Readonly<Record<string, number>>;
   /**
-   * Bare Fastify's rate measured next to this scenario: the mean of short bursts right before and
-   * right after it (for the baseline scenario itself, its own rate). The machine's speed drifts
-   * by tens of percent within minutes, so a scenario is compared with the baseline of its moment,
-   * not with one measured minutes earlier.
+   * Bare Fastify's rate measured beside this scenario, in slices alternating with the scenario's
+   * own (for the baseline scenario itself, its own rate). The machine's speed drifts by tens of
+   * percent within minutes, so a scenario is compared with the baseline of the same seconds.
    */
   readonly pairedBaselineRequestsPerSecond: number | undefined;
+  /** Each alternating slice's rate and the baseline's beside it (not for the baseline scenario). */
+  readonly slices?: readonly SliceRates[];
   /** requestsPerSecond / pairedBaselineRequestsPerSecond. */
   readonly ratioToBaseline: number | undefined;
   /**

@@ -40,6 +40,12 @@ declare module 'autocannon' {
       statusCodeStats: Record<string, { count: number }>;
     }
   }
-  function autocannon(options: autocannon.Options): Promise<autocannon.Result>;
+  namespace autocannon {
+    /** A running benchmark: awaitable for its result, and an emitter of every response. */
+    interface Instance extends PromiseLike<Result> {
+      on(event: 'response', listener: (client: Client, statusCode: number, resBytes: number, responseTime: number) => void): this;
+    }
+  }
+  function autocannon(options: autocannon.Options): autocannon.Instance;
   export = autocannon;
 }

@@ -11,6 +11,23 @@ export interface LoadSpec {
    * proxy in the bench), so concurrent drivers never share an address.
    */
   readonly ipBlock: number;
+  /**
+   * The bare baseline, measured by the same load-driver process in slices alternating with this
+   * spec's own, so that both rates come from the same seconds of this machine (absent for the
+   * baseline scenario itself).
+   */
+  readonly pairedWith?: PairedLoad;
+  /** Alternating slices the measurement is cut into when `pairedWith` is set (each durationSeconds / slices long). */
+  readonly slices?: number;
+}
+
+/** The load the measurement alternates with: its own warm-up, then a slice before or after each of ours. */
+export interface PairedLoad {
+  readonly url: string;
+  readonly connections: number;
+  readonly plans: readonly ClientPlan[];
+  readonly ipBlock: number;
+  readonly warmupSeconds: number;
 }
 
 export interface ClientPlan {
@@ -45,4 +62,13 @@ export interface LoadResult {
   readonly seconds: number;
   /** Each plan's refresh token after the run (refresh scenarios). */
   readonly refreshTokens: readonly (string | undefined)[];
+  /** The paired load's rate over all its slices (when the spec had `pairedWith`). */
+  readonly pairedRequestsPerSecond?: number;
+  /** Each slice's two rates, in order (when the spec had `pairedWith`). */
+  readonly slices?: readonly SliceRates[];
+}
+
+export interface SliceRates {
+  readonly requestsPerSecond: number;
+  readonly pairedRequestsPerSecond: number;
 }

@@ -37,12 +37,19 @@ describe('bench runner (smoke)', () => {
       expect(s.requests).toBeGreaterThan(0);
       expect(s.errors).toBe(0);
     }
-    // Each scenario's ratio is against the baseline measured next to it, not the round's first one.
+    // Each scenario's ratio is against the baseline measured beside it, not the round's first one…
     const [baseline, health] = results.rounds[0]!.scenarios;
     expect(baseline!.pairedBaselineRequestsPerSecond).toBe(baseline!.requestsPerSecond);
     expect(health!.pairedBaselineRequestsPerSecond).toBeGreaterThan(0);
     expect(health!.pairedBaselineRequestsPerSecond).not.toBe(baseline!.requestsPerSecond);
     expect(health!.ratioToBaseline).toBeCloseTo(health!.requestsPerSecond / health!.pairedBaselineRequestsPerSecond!, 9);
+    // …measured in slices alternating with the scenario's own, by the same load generator.
+    expect(baseline!.slices).toBeUndefined();
+    expect(health!.slices?.length).toBeGreaterThanOrEqual(1);
+    for (const slice of health!.slices ?? []) {
+      expect(slice.requestsPerSecond).toBeGreaterThan(0);
+      expect(slice.pairedRequestsPerSecond).toBeGreaterThan(0);
+    }
     expect(results.coldStartMs.samples).toHaveLength(1);
     expect(results.argon2VerifyPerSecond).toBeGreaterThan(0);
     // Login is compared with the raw argon2 rate measured next to it.
