@@ -183,7 +183,7 @@ async function main(options: BenchOptions): Promise<BenchResults> {
         };
         scenarios.push(result);
         log(
-          `round ${round} ${scenario.name}: ${Math.round(r.requestsPerSecond)} req/s, p50 ${r.latencyP50Ms} ms, p99 ${r.latencyP99Ms} ms, errors ${result.errors} ${JSON.stringify(r.statusCodes)}`,
+          `round ${round} ${scenario.name}: ${Math.round(r.requestsPerSecond)} req/s, p50 ${r.latencyP50Ms.toFixed(1)} ms, p99 ${r.latencyP99Ms.toFixed(1)} ms, errors ${result.errors} ${JSON.stringify(r.statusCodes)}`,
         );
         if (scenario.name === 'refresh') {
           const health = await sessionHealth(
