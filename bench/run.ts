@@ -147,13 +147,12 @@ async function main(options: BenchOptions): Promise<BenchResults> {
         const isBaseline = scenario.name === 'baseline';
         const argon2Before = scenario.name === 'login' ? await argon2Rate(argon2Seconds) : undefined;
         const own = await scenario.build(ctx);
-        const spec: LoadSpec = isBaseline ? own : { ...own, pairedWith: await pairedWithBaseline(), slices };
-        await analyzeBenchDatabase(store); // after what the build and earlier scenarios wrote
         const measured = scenario.server === 'baseline' ? baseline : server;
+        const paired = isBaseline ? {} : { pairedWith: await pairedWithBaseline(), slices };
+        const spec: LoadSpec = { ...own, ...paired, cpuPid: measured.child.pid };
+        await analyzeBenchDatabase(store); // after what the build and earlier scenarios wrote
         const rssBeforeMB = server.rssMB();
-        const cpuBefore = measured.cpuSeconds();
         const r = await driveLoad(spec);
-        const cpuAfter = measured.cpuSeconds();
         const rssAfterMB = server.rssMB();
         const argon2After = argon2Before === undefined ? undefined : await argon2Rate(argon2Seconds);
         const pairedBaselineRps = isBaseline ? r.requestsPerSecond : r.pairedRequestsPerSecond!;
@@ -175,9 +174,7 @@ async function main(options: BenchOptions): Promise<BenchResults> {
             ? { pairedArgon2VerifyPerSecond: (argon2Before + argon2After) / 2 }
             : {}),
           serverCpuMsPerRequest:
-            cpuBefore !== undefined && cpuAfter !== undefined
-              ? ((cpuAfter - cpuBefore) * 1000) / (r.requests + r.warmupRequests)
-              : undefined,
+            r.serverCpuSeconds !== undefined ? (r.serverCpuSeconds * 1000) / (r.requests + r.warmupRequests) : undefined,
           rssBeforeMB,
           rssAfterMB,
         };

@@ -12,8 +12,6 @@ export interface Running {
   readonly startedAt: number;
   /** Resident set size in MB (10^6 bytes, as the target is stated) (from /proc, Linux), undefined elsewhere or after exit. */
   rssMB(): number | undefined;
-  /** User + system CPU seconds used so far (from /proc, Linux). */
-  cpuSeconds(): number | undefined;
   stderr(): string;
   stop(): Promise<void>;
 }
@@ -50,7 +48,6 @@ export function startNode(args: readonly string[], env: Record<string, string>, 
     url: `http://127.0.0.1:${port}`,
     startedAt,
     rssMB: () => rssMB(child.pid),
-    cpuSeconds: () => cpuSeconds(child.pid),
     stderr: () => err,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {

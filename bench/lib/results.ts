@@ -30,8 +30,9 @@ export interface ScenarioResult {
    */
   readonly pairedArgon2VerifyPerSecond?: number;
   /**
-   * Server CPU time per request (user + system, warm-up included), in ms: robust to other load on
-   * a shared machine, unlike the rate. For the baseline, the bare Fastify process's.
+   * Server CPU time per request (user + system, warm-up included, the paired baseline's slices
+   * not), in ms: robust to other load on a shared machine, unlike the rate. For the baseline and
+   * the I/O floor, the bare Fastify process's.
    */
   readonly serverCpuMsPerRequest: number | undefined;
   readonly rssBeforeMB: number | undefined;

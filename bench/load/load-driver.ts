@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { cpuSeconds } from '../lib/processes';
 import type { ClientPlan, LoadResult, LoadSpec, PlannedRequest } from './load-spec';
 
 /**
@@ -80,8 +81,17 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 async function main(spec: LoadSpec): Promise<LoadResult> {
+  // The served process's CPU over our own load only: sampled around each of our runs.
+  let serverCpu: number | undefined = 0;
+  const counted = async <T>(load: PromiseLike<T>): Promise<T> => {
+    const before = cpuSeconds(spec.cpuPid);
+    const result = await load;
+    const after = cpuSeconds(spec.cpuPid);
+    serverCpu = serverCpu !== undefined && before !== undefined && after !== undefined ? serverCpu + after - before : undefined;
+    return result;
+  };
   const states = statesOf(spec.plans);
-  const warmup = spec.warmupSeconds > 0 ? await run(spec, states, spec.warmupSeconds) : undefined;
+  const warmup = spec.warmupSeconds > 0 ? await counted(run(spec, states, spec.warmupSeconds)) : undefined;
   const paired = spec.pairedWith;
   const pairedStates = paired ? statesOf(paired.plans) : [];
   if (paired && paired.warmupSeconds > 0) await run(paired, pairedStates, paired.warmupSeconds);
@@ -95,7 +105,7 @@ async function main(spec: LoadSpec): Promise<LoadResult> {
   const latencies: number[] = [];
   for (let i = 0; i < sliceCount; i++) {
     if (paired && i % 2 === 0) theirs.push(await run(paired, pairedStates, sliceSeconds));
-    own.push(await run(spec, states, sliceSeconds, (ms) => latencies.push(ms)));
+    own.push(await counted(run(spec, states, sliceSeconds, (ms) => latencies.push(ms))));
     if (paired && i % 2 === 1) theirs.push(await run(paired, pairedStates, sliceSeconds));
   }
   const sorted = Float64Array.from(latencies).sort();
@@ -113,6 +123,7 @@ async function main(spec: LoadSpec): Promise<LoadResult> {
     statusCodes,
     seconds: own.reduce((t, r) => t + r.duration, 0),
     refreshTokens: states.map((s) => s.refreshToken),
+    serverCpuSeconds: spec.cpuPid === undefined ? undefined : serverCpu,
     ...(paired
       ? {
           pairedRequestsPerSecond: rateOf(theirs),

@@ -19,6 +19,12 @@ export interface LoadSpec {
   readonly pairedWith?: PairedLoad;
   /** Alternating slices the measurement is cut into when `pairedWith` is set (each durationSeconds / slices long). */
   readonly slices?: number;
+  /**
+   * The process serving this spec, whose CPU time is counted over the warm-up and this spec's own
+   * slices only (the paired slices may run on the same process: the I/O floor is served by the
+   * baseline's server).
+   */
+  readonly cpuPid?: number;
 }
 
 /** The load the measurement alternates with: its own warm-up, then a slice before or after each of ours. */
@@ -62,6 +68,8 @@ export interface LoadResult {
   readonly seconds: number;
   /** Each plan's refresh token after the run (refresh scenarios). */
   readonly refreshTokens: readonly (string | undefined)[];
+  /** CPU seconds `cpuPid` used during the warm-up and this spec's own slices (undefined without /proc). */
+  readonly serverCpuSeconds?: number;
   /** The paired load's rate over all its slices (when the spec had `pairedWith`). */
   readonly pairedRequestsPerSecond?: number;
   /** Each slice's two rates, in order (when the spec had `pairedWith`). */
