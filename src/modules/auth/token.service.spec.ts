@@ -31,6 +31,31 @@ const genuine = (overrides: Record<string, unknown> = {}): Record<string, unknow
   ...overrides,
 });
 
+describe('TokenService.issueAccessToken', () => {
+  it('signs HS256 with exactly the seven claims, exp one access TTL after iat', () => {
+    const { tokens } = service();
+    const before = now();
+    const [header, payload] = tokens
+      .issueAccessToken({ userId: 'u1', sessionId: 's1', role: 'admin' })
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
+    expect(header).toEqual({ alg: 'HS256', typ: 'JWT' });
+    expect(payload).toEqual({
+      sub: 'u1',
+      sid: 's1',
+      role: 'admin',
+      iat: expect.any(Number),
+      exp: expect.any(Number),
+      iss: config.jwt.issuer,
+      aud: config.jwt.audience,
+    });
+    expect(payload!.iat).toBeGreaterThanOrEqual(before);
+    expect(payload!.iat).toBeLessThanOrEqual(now());
+    expect((payload!.exp as number) - (payload!.iat as number)).toBe(config.jwt.accessTtlSeconds);
+  });
+});
+
 describe('TokenService.verifyAccessToken', () => {
   afterEach(() => jest.restoreAllMocks());
 
