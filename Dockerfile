@@ -26,10 +26,10 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # ---- runtime -----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
-# NODE_OPTIONS: the V8 heap cap the bench measures with (bench/lib/production-settings.ts).
+# NODE_OPTIONS: the V8 heap cap and worker pool the bench measures with (bench/lib/production-settings.ts).
 ENV NODE_ENV=production \
     PORT=3000 \
-    NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=16"
+    NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=16 --v8-pool-size=1"
 WORKDIR /app
 # Files stay owned by root so the unprivileged process cannot rewrite its own code.
 COPY --from=prod-deps /app/node_modules ./node_modules

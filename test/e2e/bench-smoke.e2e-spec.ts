@@ -67,7 +67,7 @@ describe('bench runner (smoke)', () => {
     expect(output).toContain('round 1');
   }, 120_000);
 
-  it('measures with the memory flags production runs with (image, Kubernetes deployment, bench)', () => {
+  it('measures with the V8 flags production runs with (image, Kubernetes deployment, bench)', () => {
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     const deployment = readFileSync(join(ROOT, 'deploy/k8s/deployment.yaml'), 'utf8');
     expect(dockerfile).toContain(`NODE_OPTIONS="${PRODUCTION_NODE_OPTIONS}"`);
