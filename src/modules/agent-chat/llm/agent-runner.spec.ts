@@ -1,9 +1,11 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { AIMessage, ToolMessage } from '@langchain/core/messages';
 import { z } from 'zod';
 import { fakeModel } from '@langchain/core/testing';
 import { FakeListChatModel } from '@langchain/core/utils/testing';
+import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
@@ -15,6 +17,7 @@ import { ToolExecutor } from '../tools/tool-executor';
 import { AgentRunner, type AgentRunInput } from './agent-runner';
 import type { ChatModelFactory } from './chat-model.factory';
 import { OfflineChatModel } from './offline-chat-model';
+import { GatedModel } from './testing';
 
 /** Never answers; settles only when its call is aborted. */
 class NeverAnsweringModel extends BaseChatModel {
@@ -86,8 +89,14 @@ function runnerFor(model: BaseChatModel): AgentRunner {
 }
 
 async function collect(runner: AgentRunner, message: string, overrides: Partial<AgentRunInput> = {}): Promise<AgentStreamPart[]> {
+  const parts: AgentStreamPart[] = [];
+  for await (const part of runner.run(inputFor(message, overrides))) parts.push(part);
+  return parts;
+}
+
+function inputFor(message: string, overrides: Partial<AgentRunInput> = {}): AgentRunInput {
   const signal = overrides.signal ?? new AbortController().signal;
-  const input: AgentRunInput = {
+  return {
     history: [{ role: 'user', content: message }],
     systemPrompt: 'test',
     tools: [calculatorTool()],
@@ -98,9 +107,6 @@ async function collect(runner: AgentRunner, message: string, overrides: Partial<
     modelRetries: 1,
     ...overrides,
   };
-  const parts: AgentStreamPart[] = [];
-  for await (const part of runner.run(input)) parts.push(part);
-  return parts;
 }
 
 describe('AgentRunner', () => {
@@ -201,6 +207,59 @@ describe('AgentRunner', () => {
     expect(model.started).toBe(2); // one retry
     controller.abort();
     await eventuallyTrue(() => model.aborted === 2);
+  });
+});
+
+describe("LangChain's run context between runs", () => {
+  // Node documents that after `disable()` every `getStore()` answers undefined until the next
+  // `run()`: a store set around a run and read after it tells whether the run switched it off.
+  const storage = (): AsyncLocalStorage<unknown> => {
+    const instance: unknown = AsyncLocalStorageProviderSingleton.getInstance();
+    if (!(instance instanceof AsyncLocalStorage)) throw new Error('LangChain set up no AsyncLocalStorage');
+    return instance as AsyncLocalStorage<unknown>;
+  };
+
+  it('is switched off when the last run in flight ends, and on again by the next run', async () => {
+    await collect(runnerFor(new OfflineChatModel()), 'what is 1 + 1'); // loads LangChain, which sets up its storage
+    const marker = { outside: 'any run' };
+    const seen = await storage().run(marker, async () => {
+      const before = storage().getStore();
+      const parts = await collect(runnerFor(new OfflineChatModel()), 'please compute (2 + 3) * 4', { streamTokens: false });
+      return { before, after: storage().getStore(), answer: parts[parts.length - 1] };
+    });
+    expect(seen.before).toBe(marker);
+    expect(seen.after).toBeUndefined();
+    expect(seen.answer).toMatchObject({ kind: 'model_message', text: 'The result is 20.' });
+    // The next run works as the first did (LangChain's own run() switches the storage on).
+    const again = await collect(runnerFor(new OfflineChatModel()), 'please compute 6 * 7');
+    expect(again[again.length - 1]).toMatchObject({ kind: 'model_message', text: 'The result is 42.' });
+  });
+
+  it('stays on while another run is in flight, and that run finishes whole', async () => {
+    const gated = new GatedModel('first half, ', 'second half');
+    const slowParts: AgentStreamPart[] = [];
+    const slow = (async () => {
+      for await (const part of runnerFor(gated).run(inputFor('talk slowly'))) slowParts.push(part);
+    })();
+    await eventuallyTrue(() => slowParts.some((p) => p.kind === 'text_delta'));
+
+    const marker = { outside: 'any run' };
+    const after = await storage().run(marker, async () => {
+      await collect(runnerFor(new OfflineChatModel()), 'please compute 2 * 3');
+      return storage().getStore();
+    });
+    expect(after).toBe(marker); // the slow run is still in flight
+
+    gated.release();
+    await slow;
+    const text = slowParts.filter((p) => p.kind === 'text_delta').map((p) => (p.kind === 'text_delta' ? p.delta : ''));
+    expect(text.join('')).toBe('first half, second half'); // tokens from before and after the other run's end
+    expect(slowParts[slowParts.length - 1]).toMatchObject({ kind: 'model_message', text: 'first half, second half' });
+    const last = await storage().run(marker, async () => {
+      await collect(runnerFor(new OfflineChatModel()), 'please compute 2 * 3');
+      return storage().getStore();
+    });
+    expect(last).toBeUndefined();
   });
 });
 

@@ -1,6 +1,8 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { AIMessage, AIMessageChunk, HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
+import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { tool, type StructuredToolInterface } from '@langchain/core/tools';
 import { createAgent, createMiddleware } from 'langchain';
 import type { AgentStreamPart, CompletedToolCall, TokenUsage } from '../events/ag-ui-events';
@@ -8,6 +10,9 @@ import type { HistoryMessage } from '../history/history-message';
 import type { AgentToolDefinition } from '../tools/agent-tool';
 import type { AgentRunInput } from './agent-runner';
 import { classifyModelError, ModelFailure } from './model-failure';
+
+/** Agent runs of this process between their start and their end (or abandonment): see switchOffLangChainContext. */
+let runsInFlight = 0;
 
 /**
  * One `createAgent` tool-calling loop over `model`, reported as plain {@link AgentStreamPart}s. The
@@ -20,6 +25,7 @@ export async function* runAgent(model: BaseChatModel, input: AgentRunInput): Asy
   // The model's streamed chunks and its final message share one id of ours, so the mapper can
   // pair them whatever ids (or none) the provider uses.
   let currentMessageId: string | undefined;
+  runsInFlight++;
   try {
     const stream = await agent.stream(
       { messages: input.history.map(toLangChainMessage) },
@@ -64,7 +70,28 @@ export async function* runAgent(model: BaseChatModel, input: AgentRunInput): Asy
     if ((error as { name?: string } | null)?.name === 'GraphRecursionError')
       throw new ModelFailure('limit_exceeded', 'agent loop limit reached', { cause: error });
     throw classifyModelError(error);
+  } finally {
+    if (--runsInFlight === 0) switchOffLangChainContext();
   }
+}
+
+/**
+ * LangChain keeps its run context in one process-wide AsyncLocalStorage, which it switches on at a
+ * process's first run and never off. On Node 20 an enabled AsyncLocalStorage installs promise
+ * hooks for the whole process: every promise of every request (≈ 92 per `/users/me`) then pays
+ * for bookkeeping, whether or not an agent run is in flight. In paired bench runs `/users/me`
+ * served 21 % less after the agent scenario with it left on, 6 % less with it switched off
+ * (bench/results.md, "Session 13"). So it is switched off (Node's documented `disable()`) whenever
+ * the last run in flight ends; LangChain's next `run()` on it switches it on again, exactly as at
+ * the first run. Nothing of ours reads it between runs. A LangChain callback still pending from a
+ * run that was aborted reads no context (`getStore()` returns undefined, which LangChain treats
+ * as "no parent run"); if it opens a context of its own, that switches tracking back on until the
+ * next time the count reaches zero. Node 24's AsyncContextFrame makes this moot.
+ */
+function switchOffLangChainContext(): void {
+  const storage: unknown = AsyncLocalStorageProviderSingleton.getInstance();
+  // Without a global AsyncLocalStorage LangChain uses a stand-in, with nothing to switch off.
+  if (storage instanceof AsyncLocalStorage) storage.disable();
 }
 
 interface ToolCallChunkLike {
