@@ -8,7 +8,7 @@ export interface BenchOptions {
   readonly warmup: number;
   /** Concurrent connections of the load generator for the cheap scenarios. */
   readonly connections: number;
-  /** Connections for the argon2-bound login scenario (more only queues behind the thread pool). */
+  /** Connections for the argon2-bound login scenario (more only queues behind the hash threads). */
   readonly loginConnections: number;
   /** Seeded users whose tokens `/users/me` and the mixed scenario cycle through. */
   readonly users: number;

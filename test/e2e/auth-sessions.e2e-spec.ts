@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { emailKey } from '../../src/modules/auth/auth-secrets';
-import { ConcurrencyLimit, HASH_CONCURRENCY, MAX_WAITING_HASHES, PasswordHasher } from '../../src/modules/auth/password-hasher';
+import { ConcurrencyLimit, HASHES_IN_FLIGHT, MAX_WAITING_HASHES, PasswordHasher } from '../../src/modules/auth/password-hasher';
 import { SessionRevocationStore } from '../../src/modules/auth/session-revocation.store';
 import { SessionsRepository } from '../../src/modules/auth/sessions/sessions.repository';
 import { SessionsService } from '../../src/modules/auth/sessions/sessions.service';
@@ -367,7 +367,7 @@ describe('auth: login, refresh, logout', () => {
     const slots = (PasswordHasher as unknown as { slots: ConcurrencyLimit }).slots;
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const held = Array.from({ length: HASH_CONCURRENCY + MAX_WAITING_HASHES }, () => slots.run(() => gate));
+    const held = Array.from({ length: HASHES_IN_FLIGHT + MAX_WAITING_HASHES }, () => slots.run(() => gate));
     const username = uniqueName('busy');
     const signupEmail = `${username}@example.test`;
     try {

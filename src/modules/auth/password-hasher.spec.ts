@@ -1,4 +1,4 @@
-import { ConcurrencyLimit, ConcurrencyLimitFull, HASH_CONCURRENCY, PasswordHasher } from './password-hasher';
+import { ConcurrencyLimit, ConcurrencyLimitFull, HASH_CONCURRENCY, HASHES_IN_FLIGHT, PasswordHasher } from './password-hasher';
 
 describe('ConcurrencyLimit', () => {
   it('runs at most `limit` tasks at once, the others in arrival order, and frees a slot whatever the outcome', async () => {
@@ -45,9 +45,10 @@ describe('ConcurrencyLimit', () => {
 });
 
 describe('PasswordHasher', () => {
-  it('computes at most HASH_CONCURRENCY hashes at once (one per core, at most 3 of libuv’s 4 threads), and uses them all', async () => {
+  it('hands at most HASHES_IN_FLIGHT hashes to its threads at once (two per thread, one thread per core, at most 3), and uses them all', async () => {
     expect(HASH_CONCURRENCY).toBeGreaterThanOrEqual(1);
     expect(HASH_CONCURRENCY).toBeLessThanOrEqual(3);
+    expect(HASHES_IN_FLIGHT).toBe(2 * HASH_CONCURRENCY);
     const hasher = new PasswordHasher();
     const stored = await hasher.hash('correct horse');
     let peak = 0;
@@ -57,10 +58,14 @@ describe('PasswordHasher', () => {
       if (sampling) setImmediate(sample);
     };
     sample();
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => hasher.verify(stored, i % 2 ? 'correct horse' : 'wrong')));
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => hasher.verify(stored, i % 2 ? 'correct horse' : 'wrong')));
     sampling = false;
-    expect(results).toEqual([false, true, false, true, false, true, false, true]);
-    expect(peak).toBe(HASH_CONCURRENCY);
+    expect(results).toEqual([false, true, false, true, false, true, false, true, false, true]);
+    expect(peak).toBe(HASHES_IN_FLIGHT);
     expect(PasswordHasher.hashing).toBe(0);
+  });
+
+  it('never authenticates a malformed stored hash', async () => {
+    expect(await new PasswordHasher().verify('$argon2id$v=19$m=19456,t=2,p=1$broken', 'anything')).toBe(false);
   });
 });

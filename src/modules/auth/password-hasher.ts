@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
-import { hash, verify, type Options } from '@node-rs/argon2';
+import type { Options } from '@node-rs/argon2';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { authError } from './auth.errors';
+import { HashTaskError, HashThreads } from './hash-threads';
 
 /**
- * argon2id with OWASP's current minimum (m = 19 MiB, t = 2, p = 1). `@node-rs/argon2`'s async
- * API runs on the libuv thread pool, so hashing never blocks the event loop.
+ * argon2id with OWASP's current minimum (m = 19 MiB, t = 2, p = 1), computed on
+ * {@link HashThreads}, so hashing never blocks the event loop.
  */
 const OPTIONS: Options = {
   // `Algorithm` is an ambient const enum, which isolatedModules cannot inline: 2 is Argon2id.
@@ -16,13 +17,20 @@ const OPTIONS: Options = {
 };
 
 /**
- * Hashes computed at once: one per core, and never all of libuv's 4 threads. More would only
- * share the cores (and their caches: each hash works through 19 MiB) without finishing sooner:
- * 2 at a time verified 130–138/s on the 2-core bench machine, 4 at a time 122–125/s. The thread
- * left free keeps DNS look-ups and file reads, which use the same pool, moving during a login
- * flood.
+ * Hashes computed at once (hash threads): one per core, at most 3. More would only share the
+ * cores (and their caches: each hash works through 19 MiB) without finishing sooner: 2 at a time
+ * verified 130–138/s on the 2-core bench machine, 4 at a time 122–125/s. The cap holds where
+ * the core count overstates the CPU the process may use (a container's CPU quota) and bounds
+ * argon2's memory (19 MiB a hash).
  */
 export const HASH_CONCURRENCY = Math.max(1, Math.min(availableParallelism(), 3));
+
+/**
+ * Hashes handed to the threads at once: each thread holds its next task while it computes one,
+ * so it never waits for the event loop between two. The rest wait in {@link ConcurrencyLimit},
+ * which can refuse (503) and where a task costs nothing until it starts.
+ */
+export const HASHES_IN_FLIGHT = 2 * HASH_CONCURRENCY;
 
 /**
  * Hashes allowed to wait for a slot, in the whole process: at the bench machine's ≈ 120
@@ -81,7 +89,8 @@ export class ConcurrencyLimit {
 @Injectable()
 export class PasswordHasher implements OnModuleInit {
   /** Shared by every hasher of the process: the cores are. */
-  private static readonly slots = new ConcurrencyLimit(HASH_CONCURRENCY, MAX_WAITING_HASHES);
+  private static readonly threads = new HashThreads(HASH_CONCURRENCY);
+  private static readonly slots = new ConcurrencyLimit(HASHES_IN_FLIGHT, MAX_WAITING_HASHES);
 
   /** Runs `task` in a slot; 503 `server_busy` when the queue is full. */
   private static async limited<T>(task: () => Promise<T>): Promise<T> {
@@ -94,9 +103,9 @@ export class PasswordHasher implements OnModuleInit {
     }
   }
 
-  /** Hashes being computed right now, in the whole process. */
+  /** Hashes handed to the hash threads and not yet answered, in the whole process. */
   static get hashing(): number {
-    return PasswordHasher.slots.active;
+    return PasswordHasher.threads.inFlight;
   }
 
   /**
@@ -106,21 +115,22 @@ export class PasswordHasher implements OnModuleInit {
   private dummyHash = '';
 
   async onModuleInit(): Promise<void> {
-    this.dummyHash = await hash('dummy-password-for-timing-equalization', OPTIONS);
+    this.dummyHash = await PasswordHasher.threads.hash('dummy-password-for-timing-equalization', OPTIONS);
   }
 
   /** 503 `server_busy` when {@link MAX_WAITING_HASHES} hashes already wait. */
   hash(password: string): Promise<string> {
-    return PasswordHasher.limited(() => hash(password, OPTIONS));
+    return PasswordHasher.limited(() => PasswordHasher.threads.hash(password, OPTIONS));
   }
 
   /** 503 `server_busy` when {@link MAX_WAITING_HASHES} hashes already wait: never a false "wrong password". */
   verify(passwordHash: string, password: string): Promise<boolean> {
     return PasswordHasher.limited(async () => {
       try {
-        return await verify(passwordHash, password);
-      } catch {
-        return false; // a malformed stored hash never authenticates
+        return await PasswordHasher.threads.verify(passwordHash, password);
+      } catch (error) {
+        if (error instanceof HashTaskError) return false; // a malformed stored hash never authenticates
+        throw error;
       }
     });
   }
