@@ -65,6 +65,15 @@ describe('PasswordHasher', () => {
     expect(PasswordHasher.hashing).toBe(0);
   });
 
+  it('verifies a dummy hash made on first use when start-up has not made it yet (unknown emails), always false', async () => {
+    const hasher = new PasswordHasher();
+    const dummy = (hasher as unknown as { dummy(): Promise<string> }).dummy.bind(hasher);
+    await expect(hasher.verifyDummy('dummy-password-for-timing-equalization')).resolves.toBe(false);
+    const made = await dummy();
+    expect(made).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(await dummy()).toBe(made); // made once
+  });
+
   it('never authenticates a malformed stored hash', async () => {
     expect(await new PasswordHasher().verify('$argon2id$v=19$m=19456,t=2,p=1$broken', 'anything')).toBe(false);
   });

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Options } from '@node-rs/argon2';
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { authError } from './auth.errors';
 import { HashTaskError, HashThreads } from './hash-threads';
 
@@ -110,12 +110,25 @@ export class PasswordHasher implements OnModuleInit {
 
   /**
    * Verified when the email is unknown, so login costs the same whether or not the account
-   * exists. Made with the real parameters at start-up (never a hard-coded hash that could drift).
+   * exists. Made with the real parameters (never a hard-coded hash that could drift), started at
+   * start-up but not awaited there: the server answers without waiting for a hash thread to start
+   * and compute it. A failed attempt is dropped, so the next use tries again.
    */
-  private dummyHash = '';
+  private dummyHash?: Promise<string>;
 
-  async onModuleInit(): Promise<void> {
-    this.dummyHash = await PasswordHasher.threads.hash('dummy-password-for-timing-equalization', OPTIONS);
+  onModuleInit(): void {
+    void this.dummy();
+  }
+
+  private dummy(): Promise<string> {
+    if (!this.dummyHash) {
+      const made = PasswordHasher.threads.hash('dummy-password-for-timing-equalization', OPTIONS);
+      made.catch(() => {
+        if (this.dummyHash === made) this.dummyHash = undefined;
+      });
+      this.dummyHash = made;
+    }
+    return this.dummyHash;
   }
 
   /** 503 `server_busy` when {@link MAX_WAITING_HASHES} hashes already wait. */
@@ -137,7 +150,7 @@ export class PasswordHasher implements OnModuleInit {
 
   /** Same cost as {@link verify}; always false. */
   async verifyDummy(password: string): Promise<false> {
-    await this.verify(this.dummyHash, password);
+    await this.verify(await this.dummy(), password);
     return false;
   }
 }
