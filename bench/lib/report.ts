@@ -111,7 +111,11 @@ export function markdown(results: BenchResults, findings: string): string {
   md.push('## Scenarios', '', ...(results.rounds[0]?.scenarios ?? []).map((s) => `- **${s.name}**: ${s.description}`), '');
   md.push('## Other measurements', '');
   md.push(
-    `- raw argon2id verify rate (app parameters, nothing else running; the fastest of as many threads as the server hashes on, each verifying back to back, and of as many and of 8 async verifications in flight on libuv's pool): ${n0(results.argon2VerifyPerSecond)}/s at the start; next to each login scenario (the mean of a measurement right before and one right after it, which login's target is taken against): ${
+    `- raw argon2id verify rate (app parameters, nothing else running; the fastest of as many threads as the server hashes on, each verifying back to back, and of as many and of 8 async verifications in flight on libuv's pool): ${n0(results.argon2VerifyPerSecond)}/s at the start (${
+      Object.entries(results.argon2VerifyPerSecondByMode ?? {})
+        .map(([mode, rate]) => `${mode}: ${n0(rate)}/s`)
+        .join(', ') || '–'
+    }); next to each login scenario (the mean of a measurement right before and one right after it, which login's target is taken against): ${
       results.rounds
         .map((round) => round.scenarios.find((s) => s.name === 'login')?.pairedArgon2VerifyPerSecond)
         .filter((v): v is number => v !== undefined)

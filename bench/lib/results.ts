@@ -62,6 +62,8 @@ export interface BenchResults {
   readonly serverSettings: Readonly<Record<string, string>>;
   readonly raisedLimits: readonly string[];
   readonly argon2VerifyPerSecond: number | undefined;
+  /** The start's measurement by way of running (bench/argon2-rate.ts); the ceiling is the fastest. */
+  readonly argon2VerifyPerSecondByMode?: Readonly<Record<string, number>>;
   readonly coldStartMs: { readonly samples: readonly number[]; readonly median: number | undefined };
   readonly rounds: RoundResult[];
   readonly eventLoop:
