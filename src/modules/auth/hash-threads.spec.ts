@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import { Logger } from '@nestjs/common';
 import type { Options } from '@node-rs/argon2';
 import { HashTaskError, HashThreadDied, HashThreads } from './hash-threads';
 
@@ -57,11 +58,16 @@ describe('HashThreads', () => {
 
   it('fails the tasks of a thread that dies with HashThreadDied, and replaces the thread', async () => {
     const stored = await threads.hash('pw', OPTIONS);
+    const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     const task = threads.verify(stored, 'pw');
     const holder = threadsOf(threads).find((thread) => thread.pending.size > 0)!.worker;
     await holder.terminate();
     await expect(task).rejects.toBeInstanceOf(HashThreadDied);
     expect(workersOf(threads)).not.toContain(holder);
+    expect(logged).toHaveBeenCalledWith(
+      expect.stringMatching(/^hash thread exited with code \d+; 1 task\(s\) failed, the next task starts a new thread$/),
+    );
+    logged.mockRestore();
     expect(await threads.verify(stored, 'pw')).toBe(true);
     expect(threads.inFlight).toBe(0);
   });

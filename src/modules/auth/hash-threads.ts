@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { Logger } from '@nestjs/common';
 import type { Options } from '@node-rs/argon2';
 
 /**
@@ -47,7 +48,7 @@ class HashThread {
   readonly pending = new Map<number, Pending>();
   private readonly worker: Worker;
 
-  constructor(argon2Path: string, onDeath: (thread: HashThread) => void) {
+  constructor(argon2Path: string, onDeath: (thread: HashThread, reason: string, failedTasks: number) => void) {
     this.worker = new Worker(THREAD_SOURCE, {
       eval: true,
       workerData: { argon2: argon2Path },
@@ -65,9 +66,10 @@ class HashThread {
       if (this.dead) return;
       this.dead = true;
       this.worker.unref();
+      const failed = this.pending.size;
       for (const task of this.pending.values()) task.reject(new HashThreadDied(reason));
       this.pending.clear();
-      onDeath(this);
+      onDeath(this, reason, failed);
     };
     this.worker.on('error', (error) => die(`hash thread failed: ${error.message}`));
     this.worker.on('exit', (code) => die(`hash thread exited with code ${code}`));
@@ -111,7 +113,9 @@ class HashThread {
  * and is replaced by the next task.
  */
 export class HashThreads {
+  private readonly logger = new Logger('HashThreads');
   private threads: HashThread[] = [];
+  private closing = false;
 
   constructor(private readonly size: number) {}
 
@@ -132,14 +136,20 @@ export class HashThreads {
   async close(): Promise<void> {
     const threads = this.threads;
     this.threads = [];
-    await Promise.all(threads.map((thread) => thread.terminate()));
+    this.closing = true;
+    try {
+      await Promise.all(threads.map((thread) => thread.terminate()));
+    } finally {
+      this.closing = false;
+    }
   }
 
   /** The thread with the fewest tasks queued, started if there are fewer than `size`. */
   private least(): HashThread {
     if (this.threads.length < this.size) {
-      const thread = new HashThread(require.resolve('@node-rs/argon2'), (dead) => {
+      const thread = new HashThread(require.resolve('@node-rs/argon2'), (dead, reason, failedTasks) => {
         this.threads = this.threads.filter((t) => t !== dead);
+        if (!this.closing) this.logger.error(`${reason}; ${failedTasks} task(s) failed, the next task starts a new thread`);
       });
       this.threads.push(thread);
       return thread;
