@@ -106,7 +106,8 @@ class HashThread {
  * its own queue the moment the last one ends; on libuv's pool, with the number of hashes at once
  * capped in JavaScript (it must be: the pool is shared with DNS and file work), the next hash
  * could only start once the busy event loop had handled the previous completion, leaving a core
- * idle each time (≈ 9 % of the login rate on the 2-core bench machine). Hand-written because
+ * idle each time (logins/s 15 % higher on threads in six alternating pairs on the 2-core bench
+ * machine, bench/results.md "Session 14"). Hand-written because
  * the pooling libraries (piscina, workerpool) bring far more than these few lines of dispatch.
  *
  * Threads start on first use; a thread that dies fails its own tasks ({@link HashThreadDied})
