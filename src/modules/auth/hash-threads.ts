@@ -47,6 +47,8 @@ export class HashThreadDied extends Error {
 class HashThread {
   readonly pending = new Map<number, Pending>();
   private readonly worker: Worker;
+  private dead = false;
+  private nextId = 0;
 
   constructor(argon2Path: string, onDeath: (thread: HashThread, reason: string, failedTasks: number) => void) {
     this.worker = new Worker(THREAD_SOURCE, {
@@ -74,9 +76,6 @@ class HashThread {
     this.worker.on('error', (error) => die(`hash thread failed: ${error.message}`));
     this.worker.on('exit', (code) => die(`hash thread exited with code ${code}`));
   }
-
-  private dead = false;
-  private nextId = 0;
 
   submit(task: Task): Promise<string | boolean> {
     const id = this.nextId++;
