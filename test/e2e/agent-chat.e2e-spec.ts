@@ -365,6 +365,46 @@ describe('agent chat (fake models)', () => {
     expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'failed', error_code: 'interrupted' })]);
   });
 
+  it('fails a run a dead process left running when its owner writes in the session again; nobody else can', async () => {
+    const sessionId = randomUUID();
+    const staleRunId = randomUUID();
+    await db.query(`INSERT INTO agent_chat_sessions (id, user_id, title) VALUES ($1, $2, 'crashed')`, [sessionId, alice.id]);
+    await db.query(
+      `INSERT INTO agent_chat_runs (id, session_id, user_id, status, provider, model, started_at) VALUES ($1, $2, $3, 'running', 'fake', 'x', now() - interval '10 minutes')`,
+      [staleRunId, sessionId, alice.id],
+    );
+    expectProblem(await chat(bob, { message: 'let me in', session_id: sessionId }), 404, 'session_not_found');
+    expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'running' })]);
+
+    models.model = new FakeListChatModel({ responses: ['back again'] });
+    const res = await chat(alice, { message: 'still there?', session_id: sessionId });
+    expect(res.status).toBe(200);
+    expect(res.body.output).toBe('back again');
+    const runs = await db.query<{ id: string; status: string; error_code: string | null }[]>(
+      `SELECT id, status, error_code FROM agent_chat_runs WHERE session_id = $1`,
+      [sessionId],
+    );
+    expect(runs).toEqual(
+      expect.arrayContaining([
+        { id: staleRunId, status: 'failed', error_code: 'interrupted' },
+        expect.objectContaining({ status: 'succeeded', error_code: null }),
+      ]),
+    );
+    expect(runs).toHaveLength(2);
+  });
+
+  it('keeps a session whose run is still going (not stale) busy: 409, and the run untouched', async () => {
+    const sessionId = randomUUID();
+    await db.query(`INSERT INTO agent_chat_sessions (id, user_id, title) VALUES ($1, $2, 'busy')`, [sessionId, alice.id]);
+    await db.query(
+      `INSERT INTO agent_chat_runs (id, session_id, user_id, status, provider, model, started_at) VALUES ($1, $2, $3, 'running', 'fake', 'x', now())`,
+      [randomUUID(), sessionId, alice.id],
+    );
+    expectProblem(await chat(alice, { message: 'me too', session_id: sessionId }), 409, 'run_in_progress');
+    expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'running' })]);
+    expect(await messagesOf(sessionId)).toEqual([]);
+  });
+
   it('lists my sessions newest first with a cursor, and shows one session’s messages (extensions)', async () => {
     const carol = await createUser(t);
     models.model = new FakeListChatModel({ responses: ['r'] });

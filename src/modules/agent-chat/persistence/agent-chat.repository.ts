@@ -66,15 +66,17 @@ const HISTORY_READ_LIMIT = 200;
  * anyway. Closing a run keeps the full wait: the client is shown the answer only once it is on
  * disk.
  */
-const ASYNC_COMMIT = `SELECT set_config('synchronous_commit', 'off', true)`;
+const ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true)`;
 
 /**
- * Every agent run's two statements, prepared once per connection (common/database/prepared-statement.ts):
- * parsing and planning them again on each run was ≈ 0.6 ms of a run's wall time (bench/results.md,
- * "Session 15"). The parameters are listed where each runs.
+ * The statements every agent run sends are prepared once per connection
+ * (common/database/prepared-statement.ts): parsing and planning the opening and closing ones again
+ * on each run was ≈ 0.6 ms of a run's wall time (bench/results.md, "Session 15"). A run in a new
+ * session opens with one statement, a run in an existing session with two in a transaction, and
+ * every run closes with one. The parameters are listed where each runs.
  */
 const OPEN_RUN_IN_NEW_SESSION = preparedStatement(
-  `WITH cfg AS (${ASYNC_COMMIT}), s AS (
+  `WITH cfg AS (SELECT ${ASYNC_COMMIT}), s AS (
      INSERT INTO agent_chat_sessions (id, user_id, title, created_at, updated_at)
      SELECT $1, $2, $3, $4, $4 FROM cfg RETURNING id
    ), r AS (
@@ -83,6 +85,43 @@ const OPEN_RUN_IN_NEW_SESSION = preparedStatement(
    )
    INSERT INTO agent_chat_messages (id, session_id, run_id, seq, role, content, created_at)
    SELECT $8, s.id, r.id, 1, 'user', $9, $4 FROM s, r`,
+);
+/**
+ * A run in an existing session, statement 1 of 2: this transaction's commit stops waiting for the
+ * disk, the session row is locked (runs of one session open one at a time) and its owner read, and
+ * a run a dead process left `running` in it is marked failed, so it cannot block the session
+ * forever; only when the session is the caller's (a non-owner changes nothing). The sweep reads
+ * `locked`, so the session's lock is always taken before any run row's: two opens of one session
+ * wait for each other, never deadlock. One row whatever happens: `user_id` is null when there is
+ * no such session.
+ */
+const LOCK_SESSION = preparedStatement(
+  `WITH locked AS (
+     SELECT user_id FROM agent_chat_sessions WHERE id = $1 FOR UPDATE
+   ), swept AS (
+     UPDATE agent_chat_runs SET status = 'failed', error_code = 'interrupted', finished_at = now()
+      WHERE session_id = $1 AND status = 'running' AND started_at < now() - make_interval(secs => $3)
+        AND EXISTS (SELECT 1 FROM locked WHERE user_id = $2)
+   )
+   SELECT ${ASYNC_COMMIT} AS async_commit, (SELECT user_id FROM locked) AS user_id`,
+);
+/**
+ * Statement 2 of 2, with the session locked: the run (the partial unique index refuses a second
+ * running one), the user's message with the session's next seq, the session's activity time, and
+ * the history as it was before this message, newest first.
+ */
+const OPEN_RUN_IN_SESSION = preparedStatement(
+  `WITH r AS (
+     INSERT INTO agent_chat_runs (id, session_id, user_id, status, provider, model, model_calls, tool_calls, started_at)
+     VALUES ($1, $2, $3, 'running', $4, $5, 0, 0, $6)
+   ), m AS (
+     INSERT INTO agent_chat_messages (id, session_id, run_id, seq, role, content, created_at)
+     SELECT $7, $2, $1, COALESCE(MAX(seq), 0) + 1, 'user', $8, $6 FROM agent_chat_messages WHERE session_id = $2
+   ), s AS (
+     UPDATE agent_chat_sessions SET updated_at = $6 WHERE id = $2
+   )
+   SELECT role, content, tool_calls, tool_call_id, tool_name FROM agent_chat_messages
+    WHERE session_id = $2 ORDER BY seq DESC LIMIT $9`,
 );
 const FINISH_RUN = preparedStatement(
   `WITH base AS (
@@ -116,47 +155,31 @@ export class AgentChatRepository {
   async openRun(input: OpenRunInput): Promise<OpenedRun> {
     const runId = randomUUID();
     if (input.sessionId === undefined) return this.openRunInNewSession(input, runId);
+    const sessionId = input.sessionId;
     try {
       return await this.dataSource.transaction(async (manager) => {
-        await manager.query(ASYNC_COMMIT);
-        const sessionId = await this.lockOrCreateSession(manager, input);
-        // A run left `running` by a crashed process must not block its session forever.
-        await manager.query(
-          `UPDATE agent_chat_runs SET status = 'failed', error_code = 'interrupted', finished_at = now()
-           WHERE session_id = $1 AND status = 'running' AND started_at < now() - make_interval(secs => $2)`,
-          [sessionId, input.staleAfterMs / 1000],
-        );
+        const [locked] = await runPrepared<{ user_id: string | null }[]>(manager, LOCK_SESSION, [
+          sessionId,
+          input.userId,
+          input.staleAfterMs / 1000,
+        ]);
+        if (!locked?.user_id) await this.createSession(manager, sessionId, input);
+        else if (locked.user_id !== input.userId) throw agentChatError('session_not_found');
         const startedAt = new Date();
-        // insert, not save: save would first SELECT the row by its (client-made) id.
-        await manager.insert(ChatRunEntity, {
-          id: runId,
-          sessionId,
-          userId: input.userId,
-          status: 'running',
-          provider: input.provider,
-          model: input.model.slice(0, 200),
-          modelCalls: 0,
-          toolCalls: 0,
-          startedAt,
-        });
-        const seq = await this.nextSeq(manager, sessionId);
-        await manager.insert(ChatMessageEntity, {
-          id: randomUUID(),
-          sessionId,
+        const rows = await runPrepared<HistoryRow[]>(manager, OPEN_RUN_IN_SESSION, [
           runId,
-          seq,
-          role: 'user',
-          content: input.message,
-          createdAt: new Date(),
-        });
-        await manager.update(ChatSessionEntity, { id: sessionId }, { updatedAt: new Date() });
-        const rows = await manager
-          .createQueryBuilder(ChatMessageEntity, 'm')
-          .where('m.session_id = :sessionId', { sessionId })
-          .orderBy('m.seq', 'DESC')
-          .limit(HISTORY_READ_LIMIT)
-          .getMany();
-        return { runId, sessionId, startedAt, history: rows.reverse().map(toHistory) };
+          sessionId,
+          input.userId,
+          input.provider,
+          input.model.slice(0, 200),
+          startedAt,
+          randomUUID(),
+          input.message,
+          HISTORY_READ_LIMIT - 1,
+        ]);
+        // The statement's snapshot predates its own insert: the new message is added here.
+        const history = [...rows.reverse().map(toHistory), userMessage(input.message)];
+        return { runId, sessionId, startedAt, history };
       });
     } catch (error) {
       if (isUniqueViolation(error, 'uq_agent_chat_runs_one_running')) throw agentChatError('run_in_progress');
@@ -183,8 +206,7 @@ export class AgentChatRepository {
       randomUUID(),
       input.message,
     ]);
-    const history: HistoryMessage[] = [{ role: 'user', content: input.message, toolCalls: null, toolCallId: null, toolName: null }];
-    return { runId, sessionId, startedAt, history };
+    return { runId, sessionId, startedAt, history: [userMessage(input.message)] };
   }
 
   /**
@@ -258,35 +280,19 @@ export class AgentChatRepository {
     return this.dataSource.getRepository(ChatMessageEntity).find({ where: { sessionId }, order: { seq: 'ASC' } });
   }
 
-  private async lockOrCreateSession(manager: EntityManager, input: OpenRunInput): Promise<string> {
-    if (input.sessionId !== undefined) {
-      const existing = await manager.findOne(ChatSessionEntity, { where: { id: input.sessionId }, lock: { mode: 'pessimistic_write' } });
-      if (existing) {
-        if (existing.userId !== input.userId) throw agentChatError('session_not_found');
-        return existing.id;
-      }
-    }
-    const id = input.sessionId ?? randomUUID();
-    const now = new Date();
-    // ON CONFLICT: two first messages racing on one new client-chosen id; the loser re-reads it.
+  /**
+   * The first run in a session whose id the client chose. ON CONFLICT: two first messages racing
+   * on one new id; the loser waits for the winner's row, then answers as for an existing session.
+   */
+  private async createSession(manager: EntityManager, sessionId: string, input: OpenRunInput): Promise<void> {
     const inserted: unknown[] = await manager.query(
       `INSERT INTO agent_chat_sessions (id, user_id, title, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
        ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [id, input.userId, titleFrom(input.message), now],
+      [sessionId, input.userId, titleFrom(input.message), new Date()],
     );
-    if (inserted.length === 0) {
-      const existing = await manager.findOne(ChatSessionEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
-      if (!existing || existing.userId !== input.userId) throw agentChatError('session_not_found');
-    }
-    return id;
-  }
-
-  private async nextSeq(manager: EntityManager, sessionId: string): Promise<number> {
-    const [row] = await manager.query<{ next: number | string }[]>(
-      `SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM agent_chat_messages WHERE session_id = $1`,
-      [sessionId],
-    );
-    return Number(row?.next ?? 1);
+    if (inserted.length > 0) return;
+    const existing = await manager.findOne(ChatSessionEntity, { where: { id: sessionId }, lock: { mode: 'pessimistic_write' } });
+    if (!existing || existing.userId !== input.userId) throw agentChatError('session_not_found');
   }
 }
 
@@ -301,6 +307,19 @@ export function titleFrom(message: string): string {
   return flat.length <= 80 ? flat : `${flat.slice(0, 79)}…`;
 }
 
-function toHistory(m: ChatMessageEntity): HistoryMessage {
-  return { role: m.role, content: m.content, toolCalls: m.toolCalls, toolCallId: m.toolCallId, toolName: m.toolName };
+/** A stored message as {@link OPEN_RUN_IN_SESSION} reads it back. */
+interface HistoryRow {
+  role: ChatRole;
+  content: string;
+  tool_calls: CompletedToolCall[] | null;
+  tool_call_id: string | null;
+  tool_name: string | null;
+}
+
+function toHistory(m: HistoryRow): HistoryMessage {
+  return { role: m.role, content: m.content, toolCalls: m.tool_calls, toolCallId: m.tool_call_id, toolName: m.tool_name };
+}
+
+function userMessage(content: string): HistoryMessage {
+  return { role: 'user', content, toolCalls: null, toolCallId: null, toolName: null };
 }
