@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ClientPlan, LoadSpec, PlannedRequest } from '../load/load-spec';
 import type { BenchOptions } from './options';
 
@@ -169,6 +170,22 @@ export const SCENARIOS: readonly Scenario[] = [
           body: json({ message: 'hello' }),
         })),
       ),
+  },
+  {
+    name: 'agent-follow-up',
+    description: 'POST /api/v1/agent-chats with a session_id, offline model, 1 connection: follow-up messages in 200 chats',
+    build: (ctx) => {
+      // Client-chosen session ids: a chat's first run creates it, every later one continues it with
+      // its history, as most runs of a real chat do. 200 chats, so each grows by a few turns per second.
+      const chats = Array.from({ length: 200 }, (_, i) => ({ user: ctx.users[i % ctx.users.length]!, sessionId: randomUUID() }));
+      const requests = chats.map((chat): PlannedRequest => ({
+        method: 'POST',
+        path: `${API}/agent-chats`,
+        headers: bearer(chat.user),
+        body: json({ message: 'hello again', session_id: chat.sessionId }),
+      }));
+      return spec(ctx, ctx.apiUrl, 1, [{ requests }]);
+    },
   },
   {
     name: 'mixed',
