@@ -41,6 +41,17 @@ describe('agent chat (fake models)', () => {
       `SELECT status, error_code, model, model_calls, tool_calls FROM agent_chat_runs WHERE session_id = $1 ORDER BY started_at`,
       [sessionId],
     );
+  /** A session of alice's holding one `running` run that started `startedAgo` ago (a PostgreSQL interval): as a crashed process leaves it. */
+  const sessionWithRunningRun = async (startedAgo: string): Promise<{ sessionId: string; runId: string }> => {
+    const sessionId = randomUUID();
+    const runId = randomUUID();
+    await db.query(`INSERT INTO agent_chat_sessions (id, user_id, title) VALUES ($1, $2, 'left running')`, [sessionId, alice.id]);
+    await db.query(
+      `INSERT INTO agent_chat_runs (id, session_id, user_id, status, provider, model, started_at) VALUES ($1, $2, $3, 'running', 'fake', 'x', now() - $4::interval)`,
+      [runId, sessionId, alice.id, startedAgo],
+    );
+    return { sessionId, runId };
+  };
   const messagesOf = async (sessionId: string) =>
     db.query<{ role: string; content: string }[]>(`SELECT role, content FROM agent_chat_messages WHERE session_id = $1 ORDER BY seq`, [
       sessionId,
@@ -354,25 +365,13 @@ describe('agent chat (fake models)', () => {
   });
 
   it('marks runs left running by a crashed process as failed at start-up', async () => {
-    const sessionId = randomUUID();
-    const runId = randomUUID();
-    await db.query(`INSERT INTO agent_chat_sessions (id, user_id, title) VALUES ($1, $2, 'crashed')`, [sessionId, alice.id]);
-    await db.query(
-      `INSERT INTO agent_chat_runs (id, session_id, user_id, status, provider, model, started_at) VALUES ($1, $2, $3, 'running', 'fake', 'x', now() - interval '10 minutes')`,
-      [runId, sessionId, alice.id],
-    );
+    const { sessionId } = await sessionWithRunningRun('10 minutes');
     await t.app.get(AgentChatService).onModuleInit();
     expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'failed', error_code: 'interrupted' })]);
   });
 
   it('fails a run a dead process left running when its owner writes in the session again; nobody else can', async () => {
-    const sessionId = randomUUID();
-    const staleRunId = randomUUID();
-    await db.query(`INSERT INTO agent_chat_sessions (id, user_id, title) VALUES ($1, $2, 'crashed')`, [sessionId, alice.id]);
-    await db.query(
-      `INSERT INTO agent_chat_runs (id, session_id, user_id, status, provider, model, started_at) VALUES ($1, $2, $3, 'running', 'fake', 'x', now() - interval '10 minutes')`,
-      [staleRunId, sessionId, alice.id],
-    );
+    const { sessionId, runId: staleRunId } = await sessionWithRunningRun('10 minutes');
     expectProblem(await chat(bob, { message: 'let me in', session_id: sessionId }), 404, 'session_not_found');
     expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'running' })]);
 
@@ -394,12 +393,7 @@ describe('agent chat (fake models)', () => {
   });
 
   it('keeps a session whose run is still going (not stale) busy: 409, and the run untouched', async () => {
-    const sessionId = randomUUID();
-    await db.query(`INSERT INTO agent_chat_sessions (id, user_id, title) VALUES ($1, $2, 'busy')`, [sessionId, alice.id]);
-    await db.query(
-      `INSERT INTO agent_chat_runs (id, session_id, user_id, status, provider, model, started_at) VALUES ($1, $2, $3, 'running', 'fake', 'x', now())`,
-      [randomUUID(), sessionId, alice.id],
-    );
+    const { sessionId } = await sessionWithRunningRun('0 seconds');
     expectProblem(await chat(alice, { message: 'me too', session_id: sessionId }), 409, 'run_in_progress');
     expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'running' })]);
     expect(await messagesOf(sessionId)).toEqual([]);
