@@ -32,7 +32,7 @@ describe('hot statements are prepared once per connection', () => {
     return rows.map((r) => r.statement);
   };
 
-  it('login, refresh, the profile reads and agent runs run named statements, and run them again without re-preparing', async () => {
+  it('login, refresh, the profile reads and agent runs (first and follow-up) run named statements, and run them again without re-preparing', async () => {
     const u = await signUpAndLogin(t, mailbox);
     const headers = { 'x-forwarded-for': randomIp() };
     const login = await request<{ access_token: string; refresh_token: string }>(t.url, 'POST', '/api/v1/auth/sessions', {
@@ -51,10 +51,18 @@ describe('hot statements are prepared once per connection', () => {
       const auth = { authorization: `Bearer ${login.body.access_token}` };
       expect((await request(t.url, 'GET', '/api/v1/users/me', { headers: auth })).status).toBe(200);
       expect((await request(t.url, 'GET', `/api/v1/users/${u.username.toUpperCase()}`, { headers: auth })).status).toBe(200);
-      // An agent run in a new session (the offline model): opened and finished by one statement each.
-      const run = await request<{ output: string }>(t.url, 'POST', '/api/v1/agent-chats', { headers: auth, body: { message: 'hello' } });
+      // An agent run in a new session (the offline model), then one continuing it.
+      const run = await request<{ output: string; session_id: string }>(t.url, 'POST', '/api/v1/agent-chats', {
+        headers: auth,
+        body: { message: 'hello' },
+      });
       expect(run.status).toBe(200);
       expect(run.body.output).toContain('hello');
+      const followUp = await request(t.url, 'POST', '/api/v1/agent-chats', {
+        headers: auth,
+        body: { message: 'hello again', session_id: run.body.session_id },
+      });
+      expect(followUp.status).toBe(200);
     }
 
     const statements = await prepared();
@@ -65,8 +73,10 @@ describe('hot statements are prepared once per connection', () => {
       'ORDER BY created_at DESC LIMIT 1', // and the address's newest pending signup
       'FROM users WHERE id = ANY($1::uuid[])', // GET /users/me
       'FROM users WHERE lower(username) = ANY($1::text[])', // GET /users/{username}
-      'INSERT INTO agent_chat_runs', // an agent run opens (session, run and message)
-      'INSERT INTO agent_chat_run_events', // and finishes
+      'WITH cfg AS', // an agent run in a new session opens (session, run and message)
+      'WITH locked AS', // one in an existing session locks it
+      'ORDER BY seq DESC LIMIT', // and opens (run, message, history)
+      'INSERT INTO agent_chat_run_events', // every run finishes
     ]) {
       expect(statements.filter((s) => s.includes(fragment))).toHaveLength(1);
     }
