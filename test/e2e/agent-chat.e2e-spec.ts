@@ -392,6 +392,32 @@ describe('agent chat (fake models)', () => {
     expect(runs).toHaveLength(2);
   });
 
+  it('lets exactly one of several simultaneous messages into a session with a stale run: the rest 409, none fails', async () => {
+    const { sessionId, runId: staleRunId } = await sessionWithRunningRun('10 minutes');
+    const model = new GatedModel('Only', ' me.');
+    models.model = model;
+    // Each open locks the session, then sweeps: no two can deadlock (which would surface as a 500 after a second).
+    const settled: number[] = [];
+    const answers = Array.from({ length: 6 }, (_, i) =>
+      chat(alice, { message: `race ${i}`, session_id: sessionId }).then((res) => {
+        settled.push(res.status);
+        return res;
+      }),
+    );
+    // One run reaches the (held) model; every other message is refused while it runs.
+    await eventually(() => model.calls === 1 && settled.length === 5);
+    expect(settled).toEqual([409, 409, 409, 409, 409]);
+    model.release();
+    expect((await Promise.all(answers)).filter((res) => res.status === 200)).toHaveLength(1);
+    expect(model.calls).toBe(1);
+    const runs = await db.query<{ id: string; status: string }[]>(`SELECT id, status FROM agent_chat_runs WHERE session_id = $1`, [
+      sessionId,
+    ]);
+    expect(runs).toEqual(expect.arrayContaining([{ id: staleRunId, status: 'failed' }, expect.objectContaining({ status: 'succeeded' })]));
+    expect(runs).toHaveLength(2);
+    expect((await messagesOf(sessionId)).map((m) => m.role)).toEqual(['user', 'assistant']);
+  });
+
   it('keeps a session whose run is still going (not stale) busy: 409, and the run untouched', async () => {
     const { sessionId } = await sessionWithRunningRun('0 seconds');
     expectProblem(await chat(alice, { message: 'me too', session_id: sessionId }), 409, 'run_in_progress');
