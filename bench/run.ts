@@ -13,6 +13,7 @@ import {
   serverVersions,
   sessionHealth,
 } from './lib/bench-database';
+import { scaleCpu } from './lib/cpu-accounting';
 import { driveLoad } from './lib/load';
 import type { LoadSpec, PairedLoad } from './load/load-spec';
 import { machineInfo, versions } from './lib/machine';
@@ -181,6 +182,7 @@ async function main(options: BenchOptions): Promise<BenchResults> {
             : {}),
           serverCpuMsPerRequest:
             r.serverCpuSeconds !== undefined ? (r.serverCpuSeconds * 1000) / (r.requests + r.warmupRequests) : undefined,
+          ...(r.cpuMs ? { cpuMsPerRequest: scaleCpu(r.cpuMs, 1 / (r.requests + r.warmupRequests)) } : {}),
           rssBeforeMB,
           rssAfterMB,
         };

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BenchResults, ScenarioResult } from './results';
+import { CPU_GROUPS } from './cpu-accounting';
+import type { BenchResults, RoundResult, ScenarioResult } from './results';
 
 /** Everything below this line in results.md is hand-written analysis, kept when the bench rewrites the file. */
 export const FINDINGS_MARKER = '<!-- findings: everything below is kept when `npm run bench` rewrites this file -->';
@@ -36,6 +37,42 @@ function row(s: ScenarioResult): string[] {
     s.serverCpuMsPerRequest === undefined ? '–' : s.serverCpuMsPerRequest.toFixed(3),
     n0(s.rssBeforeMB),
     n0(s.rssAfterMB),
+  ];
+}
+
+const CPU_HEADER = [
+  'scenario',
+  'server main thread',
+  'server other threads',
+  'PostgreSQL',
+  'Redis',
+  'load generator',
+  'rest of machine',
+  'machine',
+  'cores busy',
+];
+
+/**
+ * Where the CPU went, per request, in the same seconds as the server CPU column: the measured
+ * server's threads, the services it talks to, the load generator and everything else on the
+ * machine. For the baseline and the I/O floor, the server is the bare Fastify process.
+ */
+function cpuTable(round: RoundResult): string[] {
+  const measured = round.scenarios.filter((s) => s.cpuMsPerRequest !== undefined);
+  if (measured.length === 0) return [];
+  const ms = (v: number): string => (v < 0.0005 ? '0' : v.toFixed(3));
+  return [
+    `CPU ms per request by process, round ${round.round} (on-CPU time from the scheduler; "machine" is every core's busy time, "cores busy" the machine's busy cores while the scenario ran):`,
+    '',
+    `| ${CPU_HEADER.join(' | ')} |`,
+    `| ${CPU_HEADER.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...measured.map((s) => {
+      const c = s.cpuMsPerRequest!;
+      const rest = c.machine - CPU_GROUPS.reduce((sum, group) => sum + c[group], 0);
+      const cells = [...CPU_GROUPS.map((group) => ms(c[group])), ms(Math.max(0, rest)), ms(c.machine)];
+      return `| ${[s.name, ...cells, ((c.machine * s.requestsPerSecond) / 1000).toFixed(2)].join(' | ')} |`;
+    }),
+    '',
   ];
 }
 
@@ -106,7 +143,7 @@ export function markdown(results: BenchResults, findings: string): string {
       `| ${HEADER.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
     );
     for (const s of round.scenarios) md.push(`| ${row(s).join(' | ')} |`);
-    md.push('', `Server RSS after the round: ${n0(round.rssAfterMB)} MB.`, '');
+    md.push('', `Server RSS after the round: ${n0(round.rssAfterMB)} MB.`, '', ...cpuTable(round));
   }
   md.push('## Scenarios', '', ...(results.rounds[0]?.scenarios ?? []).map((s) => `- **${s.name}**: ${s.description}`), '');
   md.push('## Other measurements', '');

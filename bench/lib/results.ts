@@ -1,3 +1,4 @@
+import type { CpuBreakdown } from './cpu-accounting';
 import type { BenchOptions } from './options';
 import type { MachineInfo, Versions } from './machine';
 import type { SliceRates } from '../load/load-spec';
@@ -35,6 +36,11 @@ export interface ScenarioResult {
    * the I/O floor, the bare Fastify process's.
    */
   readonly serverCpuMsPerRequest: number | undefined;
+  /**
+   * Over the same seconds, the CPU per request of each process sharing the machine's cores, and of
+   * the machine as a whole (bench/lib/cpu-accounting.ts): what the request cost, not only the server.
+   */
+  readonly cpuMsPerRequest?: CpuBreakdown;
   readonly rssBeforeMB: number | undefined;
   readonly rssAfterMB: number | undefined;
 }

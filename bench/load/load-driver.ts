@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { addCpu, cpuBetween, cpuSnapshot, type CpuBreakdown } from '../lib/cpu-accounting';
 import { cpuSeconds } from '../lib/processes';
 import type { ClientPlan, LoadResult, LoadSpec, PlannedRequest } from './load-spec';
 
@@ -82,12 +83,24 @@ function percentile(sorted: Float64Array, p: number): number {
 
 async function main(spec: LoadSpec): Promise<LoadResult> {
   // The served process's CPU over our own load only: sampled around each of our runs.
+  // And where the machine's CPU went meanwhile (server threads, PostgreSQL, Redis, this process).
   let serverCpu: number | undefined = 0;
+  let cpu: CpuBreakdown | undefined;
+  let cpuKnown = spec.cpuPid !== undefined;
+  const subjects = { serverPid: spec.cpuPid ?? -1, loadGeneratorPid: process.pid };
   const counted = async <T>(load: PromiseLike<T>): Promise<T> => {
     const before = cpuSeconds(spec.cpuPid);
+    const snapshotBefore = cpuKnown ? cpuSnapshot(subjects) : undefined;
     const result = await load;
+    const snapshotAfter = snapshotBefore && cpuSnapshot(subjects);
     const after = cpuSeconds(spec.cpuPid);
     serverCpu = serverCpu !== undefined && before !== undefined && after !== undefined ? serverCpu + after - before : undefined;
+    if (snapshotBefore && snapshotAfter) {
+      const used = cpuBetween(snapshotBefore, snapshotAfter);
+      cpu = cpu ? addCpu(cpu, used) : used;
+    } else {
+      cpuKnown = false;
+    }
     return result;
   };
   const states = statesOf(spec.plans);
@@ -124,6 +137,7 @@ async function main(spec: LoadSpec): Promise<LoadResult> {
     seconds: own.reduce((t, r) => t + r.duration, 0),
     refreshTokens: states.map((s) => s.refreshToken),
     serverCpuSeconds: spec.cpuPid === undefined ? undefined : serverCpu,
+    cpuMs: cpuKnown ? cpu : undefined,
     ...(paired
       ? {
           pairedRequestsPerSecond: rateOf(theirs),

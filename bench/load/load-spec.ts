@@ -1,3 +1,5 @@
+import type { CpuBreakdown } from '../lib/cpu-accounting';
+
 /** What the runner asks the load-driver process to do (sent over IPC, so plain data only). */
 export interface LoadSpec {
   readonly url: string;
@@ -70,6 +72,8 @@ export interface LoadResult {
   readonly refreshTokens: readonly (string | undefined)[];
   /** CPU seconds `cpuPid` used during the warm-up and this spec's own slices (undefined without /proc). */
   readonly serverCpuSeconds?: number;
+  /** Over the same seconds: CPU milliseconds by process (undefined without /proc schedstat). */
+  readonly cpuMs?: CpuBreakdown;
   /** The paired load's rate over all its slices (when the spec had `pairedWith`). */
   readonly pairedRequestsPerSecond?: number;
   /** Each slice's two rates, in order (when the spec had `pairedWith`). */

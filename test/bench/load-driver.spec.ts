@@ -68,5 +68,9 @@ describe('load driver: server CPU of a paired measurement', () => {
     // …and none of that is the measured load's: its own slices cost it a few timers per request.
     expect(result.serverCpuSeconds).toBeDefined();
     expect(result.serverCpuSeconds!).toBeLessThan(0.25 * total);
+    // So is its breakdown by process (in ms), which also counts the load generator's own work.
+    expect(result.cpuMs).toBeDefined();
+    expect(result.cpuMs!.serverMain + result.cpuMs!.serverThreads).toBeLessThan(0.25 * total * 1000);
+    expect(result.cpuMs!.loadGenerator).toBeGreaterThan(0);
   }, 30_000);
 });

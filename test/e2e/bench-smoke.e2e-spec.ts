@@ -50,6 +50,10 @@ describe('bench runner (smoke)', () => {
       expect(slice.requestsPerSecond).toBeGreaterThan(0);
       expect(slice.pairedRequestsPerSecond).toBeGreaterThan(0);
     }
+    // Where the CPU went: the server's main thread, the load generator, the machine as a whole.
+    expect(health!.cpuMsPerRequest?.serverMain).toBeGreaterThan(0);
+    expect(health!.cpuMsPerRequest?.loadGenerator).toBeGreaterThan(0);
+    expect(health!.cpuMsPerRequest?.machine).toBeGreaterThan(0);
     expect(results.coldStartMs.samples).toHaveLength(1);
     expect(results.argon2VerifyPerSecond).toBeGreaterThan(0);
     // Login is compared with the raw argon2 rate measured next to it.
@@ -63,6 +67,7 @@ describe('bench runner (smoke)', () => {
     const md = readFileSync(join(outDir, 'results.md'), 'utf8');
     expect(md).toContain('## Targets');
     expect(md).toContain('SMOKE RUN');
+    expect(md).toContain('| scenario | server main thread | server other threads | PostgreSQL | Redis | load generator |');
     expect(readFileSync(join(outDir, 'results.svg'), 'utf8')).toMatch(/^<svg /);
     expect(output).toContain('round 1');
   }, 120_000);
