@@ -8,11 +8,10 @@ import { readdirSync, readFileSync } from 'node:fs';
  * depends on, so a route's cost is more than its server's own time.
  *
  * Threads are read from the scheduler's own count of time on a CPU (`/proc/<pid>/task/<tid>/schedstat`,
- * nanoseconds): utime and stime are sampled at each timer tick, which on this machine's kernel
- * (tick-based accounting) charges a whole tick to whichever thread it interrupts, and so
- * overcharges threads that run long (argon2) and undercharges those woken in short bursts
- * (PostgreSQL backends, the event loop). The machine's total comes from /proc/stat (ticks of
- * 10 ms), good over a scenario's seconds. Linux only: elsewhere every reading is undefined.
+ * nanoseconds), exact for the many PostgreSQL backends that each run in short bursts: utime and
+ * stime are sampled at timer ticks on this machine's kernel (tick-based accounting), which only
+ * averages out over a busy process's many ticks. The machine's total comes from /proc/stat (ticks
+ * of 10 ms), good over a scenario's seconds. Linux only: elsewhere every reading is undefined.
  */
 export interface CpuBreakdown {
   readonly serverMain: number;
