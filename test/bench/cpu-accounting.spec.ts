@@ -1,11 +1,24 @@
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { Client } from 'pg';
 import { cpuBetween, cpuSnapshot, type CpuSnapshot } from '../../bench/lib/cpu-accounting';
 
+/** The calling thread's time on a CPU so far, in ns: a busy machine (other test files run beside this one) cannot shorten a spin on it. */
+const onCpuNs = (): number => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+
 const spin = (ms: number): void => {
-  const until = performance.now() + ms;
-  while (performance.now() < until);
+  const until = onCpuNs() + ms * 1e6;
+  while (onCpuNs() < until);
 };
+
+/** The same spin, 300 ms, in a worker thread that then says it is done. */
+const WORKER_SPIN = `
+const { readFileSync } = require('node:fs');
+const onCpuNs = () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+const until = onCpuNs() + 300e6;
+while (onCpuNs() < until);
+require('node:worker_threads').parentPort.postMessage('done');
+`;
 
 /** This process stands in for the server; PostgreSQL is the real local one, found by name. */
 describe('bench CPU accounting: where a scenario’s CPU went', () => {
@@ -20,18 +33,14 @@ describe('bench CPU accounting: where a scenario’s CPU went', () => {
     const before = snapshot();
     spin(150);
     // The worker stays alive until it is read: a thread gone by then is not counted.
-    const worker = new Worker(
-      `const u = performance.now() + 300; while (performance.now() < u); require('node:worker_threads').parentPort.postMessage('done');`,
-      { eval: true },
-    );
+    const worker = new Worker(WORKER_SPIN, { eval: true });
     await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
     const used = cpuBetween(before, snapshot());
     await worker.terminate();
 
-    expect(used.serverMain).toBeGreaterThanOrEqual(140);
-    expect(used.serverMain).toBeLessThan(280); // the worker's 300 ms are not the main thread's
-    expect(used.serverThreads).toBeGreaterThanOrEqual(280);
-    expect(used.postgres + used.redis + used.loadGenerator).toBeLessThan(100);
+    expect(used.serverMain).toBeGreaterThanOrEqual(150);
+    expect(used.serverMain).toBeLessThan(300); // the worker's 300 ms are not the main thread's
+    expect(used.serverThreads).toBeGreaterThanOrEqual(300);
     // The machine's count (10 ms ticks, every core) covers at least most of what the threads used.
     expect(used.machine).toBeGreaterThan(0.5 * (used.serverMain + used.serverThreads));
   });
@@ -41,13 +50,12 @@ describe('bench CPU accounting: where a scenario’s CPU went', () => {
     await client.connect();
     try {
       const before = snapshot();
-      const started = performance.now();
-      await client.query('SELECT sum(x) FROM generate_series(1, 3000000) AS x');
-      const elapsed = performance.now() - started;
+      await client.query('SELECT sum(x) FROM generate_series(1, 1000000) AS x');
       const used = cpuBetween(before, snapshot());
 
-      expect(used.postgres).toBeGreaterThan(0.5 * elapsed);
-      expect(used.serverMain).toBeLessThan(0.5 * elapsed);
+      // A million rows take PostgreSQL tens of milliseconds; asking and waiting takes this process far less.
+      expect(used.postgres).toBeGreaterThan(30);
+      expect(used.serverMain).toBeLessThan(used.postgres / 2);
     } finally {
       await client.end();
     }
