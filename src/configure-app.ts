@@ -10,6 +10,7 @@ import { sendProblem } from './common/errors/problem.filter';
 import { requestIdFor } from './common/http/request-id';
 import { installSecurityHeaders } from './common/http/security-headers';
 import { AccessLog, installAccessLog } from './common/logging/access-log';
+import { installPooledRandomValues } from './common/random/pooled-random-values';
 
 export const API_PREFIX = 'api/v1';
 /** The Swagger UI (an HTML page and its assets); the JSON document is at `${DOCS_PATH}-json`. */
@@ -57,6 +58,8 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
  * tests exercise the production set-up.
  */
 export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  // Process-wide and idempotent; here rather than in main.ts so the e2e suites run the agent on it.
+  installPooledRandomValues();
   app.useLogger(app.get(Logger));
   app.flushLogs();
   app.setGlobalPrefix(API_PREFIX);

@@ -4,6 +4,7 @@ import { getRedisConnectionToken } from '@nestjs-modules/ioredis';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import type { Command, default as Redis } from 'ioredis';
 import { API_SECURITY_HEADERS } from '../../src/common/http/security-headers';
+import { pooledRandomValuesInstalled } from '../../src/common/random/pooled-random-values';
 import { ProbeModule } from './support/probe.module';
 import { createTestApp, type TestApp } from './support/test-app';
 import { expectProblem, request } from './support/http';
@@ -16,6 +17,10 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
   });
   afterAll(async () => {
     await t.close();
+  });
+
+  it("serves the process's small crypto.getRandomValues calls from a pool (LangChain's UUIDs)", () => {
+    expect(pooledRandomValuesInstalled()).toBe(true);
   });
 
   describe('health', () => {

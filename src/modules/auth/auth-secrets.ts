@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomInt, timingSafeEqual } from 'node:crypto';
 import { InjectConfig, type AppConfig } from '../../common/config';
-import { secureRandomBytes } from './random-pool';
+import { secureRandomBytes } from '../../common/random/random-pool';
 
 /**
  * Keys derived from JWT_SECRET with HKDF, one per purpose, so a key never serves two uses and

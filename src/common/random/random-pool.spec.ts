@@ -53,6 +53,21 @@ describe('RandomPool', () => {
     expect(filled).toHaveLength(2);
   });
 
+  it('fills a given array from the same pool, zeroing what it handed out, and refuses more than the pool holds', () => {
+    const { fill, filled } = countingFill();
+    const pool = new RandomPool(fill, 8);
+    const first = new Uint8Array(3);
+    pool.fillArray(first);
+    expect([...first]).toEqual([0, 1, 2]);
+    expect([...pool.bytes(2)]).toEqual([3, 4]);
+    expect([...filled[0]!]).toEqual([0, 0, 0, 0, 0, 5, 6, 7]);
+    const second = new Uint8Array(4);
+    pool.fillArray(second);
+    expect([...second]).toEqual([8, 9, 10, 11]);
+    expect(() => pool.fillArray(new Uint8Array(9))).toThrow(RangeError);
+    expect(filled).toHaveLength(2);
+  });
+
   it('refuses sizes that are not non-negative integers, and gives an empty buffer for 0', () => {
     const pool = new RandomPool(countingFill().fill, 8);
     expect(() => pool.bytes(-1)).toThrow(RangeError);

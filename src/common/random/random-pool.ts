@@ -6,7 +6,7 @@ const POOL_BYTES = 4096;
 /**
  * Random bytes from the CSPRNG (node:crypto's randomFillSync), drawn from a pool that is refilled
  * 4 KiB at a time. Written here because node:crypto pools only for `randomUUID`: every
- * `randomBytes` call pays OpenSSL 3's fixed cost per call, measured at ≈ 5 µs on the bench
+ * `randomBytes` (and `getRandomValues`) call pays OpenSSL 3's fixed cost per call, measured at ≈ 5 µs on the bench
  * machine for 12 bytes as for 4 KiB, and a refresh draws twice (new token, seal IV). Pooled, a
  * draw is a copy (bench/results.md, session 9).
  *
@@ -33,15 +33,30 @@ export class RandomPool {
       this.fill(large);
       return large;
     }
+    const start = this.take(size);
+    const out = Buffer.from(this.pool.subarray(start, start + size));
+    this.pool.fill(0, start, start + size);
+    return out;
+  }
+
+  /** Fills `target` with fresh random bytes; it may be no larger than the pool. */
+  fillArray(target: Uint8Array): void {
+    const size = target.byteLength;
+    if (size > this.pool.length) throw new RangeError(`cannot fill ${size} bytes from a pool of ${this.pool.length}`);
+    const start = this.take(size);
+    target.set(this.pool.subarray(start, start + size));
+    this.pool.fill(0, start, start + size);
+  }
+
+  /** Where the next `size` unused bytes start, refilling the pool (and dropping its rest) if they do not fit. */
+  private take(size: number): number {
     if (this.offset + size > this.pool.length) {
       this.fill(this.pool);
       this.offset = 0;
     }
-    const end = this.offset + size;
-    const out = Buffer.from(this.pool.subarray(this.offset, end));
-    this.pool.fill(0, this.offset, end);
-    this.offset = end;
-    return out;
+    const start = this.offset;
+    this.offset += size;
+    return start;
   }
 }
 
