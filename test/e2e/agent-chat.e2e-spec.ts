@@ -163,7 +163,7 @@ describe('agent chat (fake models)', () => {
     try {
       models.model = new FakeListChatModel({ responses: ['one', 'two'] });
       const first = await chat(alice, { message: 'first' }); // new session: one statement
-      const second = await chat(alice, { message: 'second', session_id: first.body.session_id }); // a transaction
+      const second = await chat(alice, { message: 'second', session_id: first.body.session_id }); // a function call
       expect([first.status, second.status]).toEqual([200, 200]);
     } finally {
       calls = spy.mock.calls.map((args, i) => ({ args, client: spy.mock.contexts[i] as unknown })); // mockRestore clears them
@@ -174,16 +174,21 @@ describe('agent chat (fake models)', () => {
       text: typeof query === 'string' ? query : String((query as { text?: unknown }).text),
     }));
     const asyncCommit = /set_config\('synchronous_commit', 'off', true\)/;
-    const opens = sent.filter((q) => /INSERT INTO "?agent_chat_runs"?/.test(q.text));
+    const opens = sent.filter((q) => /INSERT INTO "?agent_chat_runs"?|FROM agent_chat_open_run\(/.test(q.text));
     expect(opens).toHaveLength(2);
     // The new session's statement sets it for its own implicit transaction.
+    expect(opens[0]!.text).toMatch(/INSERT INTO agent_chat_runs/);
     expect(opens[0]!.text).toMatch(asyncCommit);
-    // The continued session's transaction sets it before inserting the run.
-    const at = sent.indexOf(opens[1]!);
-    const ownTransaction = sent.slice(0, at).filter((q) => q.client === opens[1]!.client);
-    const begin = ownTransaction.map((q) => q.text).lastIndexOf('START TRANSACTION');
-    expect(begin).toBeGreaterThanOrEqual(0);
-    expect(ownTransaction.slice(begin).some((q) => asyncCommit.test(q.text))).toBe(true);
+    // The continued session's opening is one statement in its own implicit transaction (no
+    // transaction around it on its connection), and the function it calls sets it before
+    // inserting the run.
+    expect(opens[1]!.text).toMatch(/FROM agent_chat_open_run\(/);
+    const ownConnection = sent.filter((q) => q.client === opens[1]!.client).map((q) => q.text);
+    expect(ownConnection).not.toContain('START TRANSACTION');
+    const [definition] = await db.query<{ def: string }[]>(`SELECT pg_get_functiondef('agent_chat_open_run'::regproc) AS def`);
+    const body = definition!.def;
+    expect(body).toMatch(asyncCommit);
+    expect(body.search(asyncCommit)).toBeLessThan(body.indexOf('INSERT INTO agent_chat_runs'));
     // Closing both runs waits for the disk: the answer is only sent once it is stored.
     const closes = sent.filter((q) => /UPDATE agent_chat_runs\s+SET status = \$6/.test(q.text));
     expect(closes).toHaveLength(2);
@@ -196,6 +201,51 @@ describe('agent chat (fake models)', () => {
     const res = await chat(alice, { message: 'new', session_id: sessionId });
     expect(res.status).toBe(200);
     expect(res.body.session_id).toBe(sessionId);
+  });
+
+  it('lets one of several first messages to the same new session id in, and gives the session to its first owner', async () => {
+    const sessionId = randomUUID();
+    const model = new GatedModel('Mine', '.');
+    models.model = model;
+    // Alice's messages race to create the session; Bob's arrive at the same time and must not get in.
+    const settled: number[] = [];
+    const answers = [alice, alice, alice, bob, bob].map((user, i) =>
+      chat(user, { message: `first ${i}`, session_id: sessionId }).then((res) => {
+        settled.push(res.status);
+        return res;
+      }),
+    );
+    await eventually(() => model.calls === 1 && settled.length === 4);
+    model.release();
+    const statuses = (await Promise.all(answers)).map((res) => res.status);
+    const owner = (await db.query<{ user_id: string }[]>(`SELECT user_id FROM agent_chat_sessions WHERE id = $1`, [sessionId]))[0]?.user_id;
+    // Whoever created it owns it: the other user's messages are 404, the owner's other ones 409.
+    const [ownerAnswers, otherAnswers] =
+      owner === alice.id ? [statuses.slice(0, 3), statuses.slice(3)] : [statuses.slice(3), statuses.slice(0, 3)];
+    expect(ownerAnswers.filter((status) => status === 200)).toHaveLength(1);
+    expect(ownerAnswers.filter((status) => status !== 200).every((status) => status === 409)).toBe(true);
+    expect(otherAnswers.every((status) => status === 404)).toBe(true);
+    expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'succeeded' })]);
+    expect((await messagesOf(sessionId)).map((m) => m.role)).toEqual(['user', 'assistant']);
+  });
+
+  it("sends the model a long session's newest messages only, up to the history window, oldest first", async () => {
+    const { sessionId } = await sessionWithRunningRun('10 minutes');
+    await db.query(`UPDATE agent_chat_runs SET status = 'succeeded' WHERE session_id = $1`, [sessionId]);
+    // 60 stored turns, alternating user and assistant: more than the window (40 messages) holds.
+    await db.query(
+      `INSERT INTO agent_chat_messages (id, session_id, seq, role, content, created_at)
+       SELECT gen_random_uuid(), $1, n, CASE WHEN n % 2 = 1 THEN 'user' ELSE 'assistant' END, 'turn ' || n, now()
+         FROM generate_series(1, 60) AS n`,
+      [sessionId],
+    );
+    const model = fakeModel().respond(new AIMessage('Done.'));
+    models.model = model;
+    const res = await chat(alice, { message: 'and now?', session_id: sessionId });
+    expect(res.status).toBe(200);
+    const seen = model.calls[0]!.messages.filter((m) => m.getType() !== 'system').map((m) => m.text);
+    // 39 stored messages and the new one fit; the window then starts at a user message (turn 23).
+    expect(seen).toEqual([...Array.from({ length: 38 }, (_, i) => `turn ${i + 23}`), 'and now?']);
   });
 
   it('takes `session_id: null` as absent: a new session (the fuzzer found a 500 here)', async () => {

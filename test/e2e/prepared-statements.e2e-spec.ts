@@ -74,8 +74,7 @@ describe('hot statements are prepared once per connection', () => {
       'FROM users WHERE id = ANY($1::uuid[])', // GET /users/me
       'FROM users WHERE lower(username) = ANY($1::text[])', // GET /users/{username}
       'WITH cfg AS', // an agent run in a new session opens (session, run and message)
-      'WITH locked AS', // one in an existing session locks it
-      'ORDER BY seq DESC LIMIT', // and opens (run, message, history)
+      'FROM agent_chat_open_run(', // one in an existing session opens (lock, run, message, history)
       'INSERT INTO agent_chat_run_events', // every run finishes
     ]) {
       expect(statements.filter((s) => s.includes(fragment))).toHaveLength(1);

@@ -4,6 +4,7 @@ import { CreateAuthTables1795486600000 } from './1795486600000-CreateAuthTables'
 import { CreateAgentChat1795486700000 } from './1795486700000-CreateAgentChat';
 import { SessionUserSnapshot1795486800000 } from './1795486800000-SessionUserSnapshot';
 import { SessionsRevokedIndex1795486900000 } from './1795486900000-SessionsRevokedIndex';
+import { AgentChatOpenRunFunction1795487000000 } from './1795487000000-AgentChatOpenRunFunction';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works from
@@ -17,4 +18,5 @@ export const migrations: MixedList<Function> = [
   CreateAgentChat1795486700000,
   SessionUserSnapshot1795486800000,
   SessionsRevokedIndex1795486900000,
+  AgentChatOpenRunFunction1795487000000,
 ];

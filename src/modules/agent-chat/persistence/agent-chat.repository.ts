@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { preparedStatement, runPrepared } from '../../../common/database/prepared-statement';
 import { isUniqueViolation } from '../../../common/database/unique-violation';
 import { toStorableText } from '../../../common/text/unicode';
 import { agentChatError } from '../agent-chat.errors';
 import type { AgUiEvent, CompletedToolCall, TokenUsage } from '../events/ag-ui-events';
 import type { HistoryMessage } from '../history/history-message';
+import { DEFAULT_HISTORY_WINDOW } from '../history/trim-history';
 import { ChatMessageEntity, type ChatRole } from './chat-message.entity';
 import { ChatRunEntity, type RunStatus } from './chat-run.entity';
 import { ChatSessionEntity } from './chat-session.entity';
@@ -52,11 +53,15 @@ export interface RunOutcome {
   readonly events: readonly AgUiEvent[];
 }
 
-/** Maximum history rows read back for one run; trimming to the model's window happens after. */
-const HISTORY_READ_LIMIT = 200;
+/**
+ * Messages read back for one run, the new one included: no more than the model's window can keep
+ * (trimHistory keeps at most `maxMessages`, newest first), so a long chat costs no more to open
+ * than a short one. Trimming by size happens after.
+ */
+const HISTORY_READ_LIMIT = DEFAULT_HISTORY_WINDOW.maxMessages;
 
 /**
- * Opening a run commits without waiting for its WAL to reach the disk (`synchronous_commit` off
+ * Opening a run (here, and in `agent_chat_open_run`) commits without waiting for its WAL to reach the disk (`synchronous_commit` off
  * for that transaction only): the wait was about 3 ms of a run's overhead on a VM's disk
  * (bench/results.md, "Session 7"). The row is visible to every connection at once, as with any
  * commit. It becomes durable when the WAL writer flushes (within 3 × `wal_writer_delay`, 0.6 s by
@@ -71,9 +76,8 @@ const ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true)`;
 /**
  * The statements every agent run sends are prepared once per connection
  * (common/database/prepared-statement.ts): parsing and planning the opening and closing ones again
- * on each run was ≈ 0.6 ms of a run's wall time (bench/results.md, "Session 15"). A run in a new
- * session opens with one statement, a run in an existing session with two in a transaction, and
- * every run closes with one. The parameters are listed where each runs.
+ * on each run was ≈ 0.6 ms of a run's wall time (bench/results.md, "Session 15"). Every run opens
+ * with one statement (a new session's, or an existing session's function call) and closes with one. The parameters are listed where each runs.
  */
 const OPEN_RUN_IN_NEW_SESSION = preparedStatement(
   `WITH cfg AS (SELECT ${ASYNC_COMMIT}), s AS (
@@ -87,42 +91,17 @@ const OPEN_RUN_IN_NEW_SESSION = preparedStatement(
    SELECT $8, s.id, r.id, 1, 'user', $9, $4 FROM s, r`,
 );
 /**
- * A run in an existing session, statement 1 of 2: this transaction's commit stops waiting for the
- * disk, the session row is locked (runs of one session open one at a time) and its owner read, and
- * a run a dead process left `running` in it is marked failed, so it cannot block the session
- * forever; only when the session is the caller's (a non-owner changes nothing). The sweep reads
- * `locked`, so the session's lock is always taken before any run row's: two opens of one session
- * wait for each other, never deadlock. One row whatever happens: `user_id` is null when there is
- * no such session.
- */
-const LOCK_SESSION = preparedStatement(
-  `WITH locked AS (
-     SELECT user_id FROM agent_chat_sessions WHERE id = $1 FOR UPDATE
-   ), swept AS (
-     UPDATE agent_chat_runs SET status = 'failed', error_code = 'interrupted', finished_at = now()
-      WHERE session_id = $1 AND status = 'running' AND started_at < now() - make_interval(secs => $3)
-        AND EXISTS (SELECT 1 FROM locked WHERE user_id = $2)
-   )
-   SELECT ${ASYNC_COMMIT} AS async_commit, (SELECT user_id FROM locked) AS user_id`,
-);
-/**
- * Statement 2 of 2, with the session locked: the run (the partial unique index refuses a second
- * running one), the user's message with the session's next seq, the session's activity time, and
- * the history as it was before this message, newest first.
+ * A run in an existing session, or in a new one whose id the client chose: one call of
+ * `agent_chat_open_run` (migration 1795487000000, where its steps are described), which locks or
+ * creates the session, sweeps a run a dead process left `running`, inserts the run and the user's
+ * message and returns the history before it, newest first, in the call's own transaction. Not the
+ * caller's session: SQLSTATE {@link SESSION_NOT_OWNED}, nothing written.
  */
 const OPEN_RUN_IN_SESSION = preparedStatement(
-  `WITH r AS (
-     INSERT INTO agent_chat_runs (id, session_id, user_id, status, provider, model, model_calls, tool_calls, started_at)
-     VALUES ($1, $2, $3, 'running', $4, $5, 0, 0, $6)
-   ), m AS (
-     INSERT INTO agent_chat_messages (id, session_id, run_id, seq, role, content, created_at)
-     SELECT $7, $2, $1, COALESCE(MAX(seq), 0) + 1, 'user', $8, $6 FROM agent_chat_messages WHERE session_id = $2
-   ), s AS (
-     UPDATE agent_chat_sessions SET updated_at = $6 WHERE id = $2
-   )
-   SELECT role, content, tool_calls, tool_call_id, tool_name FROM agent_chat_messages
-    WHERE session_id = $2 ORDER BY seq DESC LIMIT $9`,
+  `SELECT role, content, tool_calls, tool_call_id, tool_name FROM agent_chat_open_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 );
+/** Raised by `agent_chat_open_run` for a session that belongs to someone else. */
+const SESSION_NOT_OWNED = 'RA404';
 const FINISH_RUN = preparedStatement(
   `WITH base AS (
      SELECT COALESCE(MAX(seq), 0) AS seq FROM agent_chat_messages WHERE session_id = $2
@@ -156,33 +135,26 @@ export class AgentChatRepository {
     const runId = randomUUID();
     if (input.sessionId === undefined) return this.openRunInNewSession(input, runId);
     const sessionId = input.sessionId;
+    const startedAt = new Date();
     try {
-      return await this.dataSource.transaction(async (manager) => {
-        const [locked] = await runPrepared<{ user_id: string | null }[]>(manager, LOCK_SESSION, [
-          sessionId,
-          input.userId,
-          input.staleAfterMs / 1000,
-        ]);
-        if (!locked?.user_id) await this.createSession(manager, sessionId, input);
-        else if (locked.user_id !== input.userId) throw agentChatError('session_not_found');
-        const startedAt = new Date();
-        const rows = await runPrepared<HistoryRow[]>(manager, OPEN_RUN_IN_SESSION, [
-          runId,
-          sessionId,
-          input.userId,
-          input.provider,
-          input.model.slice(0, 200),
-          startedAt,
-          randomUUID(),
-          input.message,
-          HISTORY_READ_LIMIT - 1,
-        ]);
-        // The statement's snapshot predates its own insert: the new message is added here.
-        const history = [...rows.reverse().map(toHistory), userMessage(input.message)];
-        return { runId, sessionId, startedAt, history };
-      });
+      const rows = await runPrepared<HistoryRow[]>(this.dataSource, OPEN_RUN_IN_SESSION, [
+        sessionId,
+        input.userId,
+        input.staleAfterMs / 1000,
+        titleFrom(input.message),
+        runId,
+        input.provider,
+        input.model.slice(0, 200),
+        startedAt,
+        randomUUID(),
+        input.message,
+        HISTORY_READ_LIMIT - 1,
+      ]);
+      return { runId, sessionId, startedAt, history: [...rows.reverse().map(toHistory), userMessage(input.message)] };
     } catch (error) {
       if (isUniqueViolation(error, 'uq_agent_chat_runs_one_running')) throw agentChatError('run_in_progress');
+      if (error instanceof QueryFailedError && (error.driverError as { code?: unknown }).code === SESSION_NOT_OWNED)
+        throw agentChatError('session_not_found');
       throw error;
     }
   }
@@ -278,21 +250,6 @@ export class AgentChatRepository {
 
   async listMessages(sessionId: string): Promise<ChatMessageEntity[]> {
     return this.dataSource.getRepository(ChatMessageEntity).find({ where: { sessionId }, order: { seq: 'ASC' } });
-  }
-
-  /**
-   * The first run in a session whose id the client chose. ON CONFLICT: two first messages racing
-   * on one new id; the loser waits for the winner's row, then answers as for an existing session.
-   */
-  private async createSession(manager: EntityManager, sessionId: string, input: OpenRunInput): Promise<void> {
-    const inserted: unknown[] = await manager.query(
-      `INSERT INTO agent_chat_sessions (id, user_id, title, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-       ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [sessionId, input.userId, titleFrom(input.message), new Date()],
-    );
-    if (inserted.length > 0) return;
-    const existing = await manager.findOne(ChatSessionEntity, { where: { id: sessionId }, lock: { mode: 'pessimistic_write' } });
-    if (!existing || existing.userId !== input.userId) throw agentChatError('session_not_found');
   }
 }
 
