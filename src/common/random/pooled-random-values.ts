@@ -21,8 +21,8 @@ const POOLED = Symbol.for('runtime-api.pooled-random-values');
  * checkpointer): 17 calls a run with one model call and 34 with a tool call, each through
  * `crypto.getRandomValues` on 16 bytes. On Node 20 every such call is a synchronous crypto job of
  * its own plus OpenSSL's fork check (a `getpid` system call): 4–7 µs here against 0.2 µs for a
- * pooled `randomUUID`. Pooled, LangChain's part of an agent run took 0.3–0.7 ms less of the main
- * thread (bench/results.md, "Session 17"). No LangChain option turns those UUIDs off, and no
+ * pooled `randomUUID`. Pooled, LangChain's part of an agent run took 0.3–0.8 ms less CPU here
+ * (bench/results.md, "Session 17"). No LangChain option turns those UUIDs off, and no
  * library pools them, hence this function.
  *
  * What stays the same: every byte still comes from the same CSPRNG, is handed out once, and is

@@ -6,9 +6,9 @@ const POOL_BYTES = 4096;
 /**
  * Random bytes from the CSPRNG (node:crypto's randomFillSync), drawn from a pool that is refilled
  * 4 KiB at a time. Written here because node:crypto pools only for `randomUUID`: every
- * `randomBytes` (and `getRandomValues`) call pays OpenSSL 3's fixed cost per call, measured at ≈ 5 µs on the bench
- * machine for 12 bytes as for 4 KiB, and a refresh draws twice (new token, seal IV). Pooled, a
- * draw is a copy (bench/results.md, session 9).
+ * `randomBytes` (and `getRandomValues`) call pays OpenSSL 3's fixed cost per call, measured at
+ * ≈ 5 µs on the bench machine for 12 bytes as for 4 KiB, and a refresh draws twice (new token,
+ * seal IV). Pooled, a draw is a copy (bench/results.md, session 9).
  *
  * The bytes are the CSPRNG's, each handed out once; a handed-out range is zeroed in the pool at
  * once, so the pool only ever holds bytes no one has received yet (as the DRBG's own state does).
