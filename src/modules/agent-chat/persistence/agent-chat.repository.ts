@@ -61,9 +61,9 @@ export interface RunOutcome {
 const HISTORY_READ_LIMIT = DEFAULT_HISTORY_WINDOW.maxMessages;
 
 /**
- * Opening a run (here, and in `agent_chat_open_run`) commits without waiting for its WAL to reach the disk (`synchronous_commit` off
- * for that transaction only): the wait was about 3 ms of a run's overhead on a VM's disk
- * (bench/results.md, "Session 7"). The row is visible to every connection at once, as with any
+ * Opening a run (here, and in `agent_chat_open_run`) commits without waiting for its WAL to reach
+ * the disk (`synchronous_commit` off for that transaction only): the wait was about 3 ms of a
+ * run's overhead on a VM's disk (bench/results.md, "Session 7"). The row is visible to every connection at once, as with any
  * commit. It becomes durable when the WAL writer flushes (within 3 × `wal_writer_delay`, 0.6 s by
  * default) or when the run's own closing commit, which does wait, flushes the WAL up to itself,
  * which includes the opening. So only a crash of PostgreSQL itself within that fraction of a
@@ -77,7 +77,8 @@ const ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true)`;
  * The statements every agent run sends are prepared once per connection
  * (common/database/prepared-statement.ts): parsing and planning the opening and closing ones again
  * on each run was ≈ 0.6 ms of a run's wall time (bench/results.md, "Session 15"). Every run opens
- * with one statement (a new session's, or an existing session's function call) and closes with one. The parameters are listed where each runs.
+ * with one statement (a new session's, or an existing session's function call) and closes with
+ * one. The parameters are listed where each runs.
  */
 const OPEN_RUN_IN_NEW_SESSION = preparedStatement(
   `WITH cfg AS (SELECT ${ASYNC_COMMIT}), s AS (
