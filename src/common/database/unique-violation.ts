@@ -9,7 +9,15 @@ export const PG_UNIQUE_VIOLATION = '23505';
  * maps a violation to its own 409 code.
  */
 export function isUniqueViolation(error: unknown, constraintName: string): boolean {
-  if (!(error instanceof QueryFailedError)) return false;
-  const driverError = error.driverError as { code?: unknown; constraint?: unknown } | undefined;
-  return driverError?.code === PG_UNIQUE_VIOLATION && driverError.constraint === constraintName;
+  return sqlStateOf(error) === PG_UNIQUE_VIOLATION && driverErrorOf(error)?.constraint === constraintName;
+}
+
+/** The SQLSTATE PostgreSQL answered a failed query with (ours too: a function's RAISE … ERRCODE). */
+export function sqlStateOf(error: unknown): string | undefined {
+  const code = driverErrorOf(error)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function driverErrorOf(error: unknown): { code?: unknown; constraint?: unknown } | undefined {
+  return error instanceof QueryFailedError ? (error.driverError as { code?: unknown; constraint?: unknown } | undefined) : undefined;
 }

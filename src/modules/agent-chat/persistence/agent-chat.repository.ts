@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, QueryFailedError } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { preparedStatement, runPrepared } from '../../../common/database/prepared-statement';
-import { isUniqueViolation } from '../../../common/database/unique-violation';
+import { isUniqueViolation, sqlStateOf } from '../../../common/database/unique-violation';
 import { toStorableText } from '../../../common/text/unicode';
 import { agentChatError } from '../agent-chat.errors';
 import type { AgUiEvent, CompletedToolCall, TokenUsage } from '../events/ag-ui-events';
@@ -154,8 +154,7 @@ export class AgentChatRepository {
       return { runId, sessionId, startedAt, history: [...rows.reverse().map(toHistory), userMessage(input.message)] };
     } catch (error) {
       if (isUniqueViolation(error, 'uq_agent_chat_runs_one_running')) throw agentChatError('run_in_progress');
-      if (error instanceof QueryFailedError && (error.driverError as { code?: unknown }).code === SESSION_NOT_OWNED)
-        throw agentChatError('session_not_found');
+      if (sqlStateOf(error) === SESSION_NOT_OWNED) throw agentChatError('session_not_found');
       throw error;
     }
   }
