@@ -359,6 +359,33 @@ describe('auth: login, refresh, logout', () => {
     expectProblem(await login(u.user.email, u.password), 429, 'rate_limited');
   });
 
+  it('login backoff holds against concurrent guesses: of 40 at once, at most 10 are verified, the rest get 429', async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    // Each from its own client IP (randomIp per call), so only the per-email rule can refuse them.
+    const answers = await Promise.all(Array.from({ length: 40 }, () => login(u.user.email, 'wrong-password')));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(30);
+    for (const res of answers) {
+      if (res.status === 401) expectProblem(res, 401, 'invalid_credentials', LOGIN);
+      else {
+        expectProblem(res, 429, 'rate_limited', LOGIN);
+        const retryAfter = Number(res.headers.get('retry-after'));
+        expect(retryAfter).toBeGreaterThan(50);
+        expect(retryAfter).toBeLessThanOrEqual(60);
+      }
+    }
+    expectProblem(await login(u.user.email, u.password), 429, 'rate_limited');
+    // Every attempt was settled: none still holds a slot.
+    expect(await t.app.get<Redis>(getRedisConnectionToken()).exists(`auth:login-inflight:${emailKey(u.user.email)}`)).toBe(0);
+  });
+
+  it('the right password on the 10th try still logs in, after 9 failures', async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    for (let i = 0; i < 9; i++) expectProblem(await login(u.user.email, 'wrong-password'), 401, 'invalid_credentials');
+    expect((await login(u.user.email, u.password)).status).toBe(200);
+  });
+
   it('a full hash queue answers login and signup at once with 503 server_busy and Retry-After, recording nothing', async () => {
     const u = await signUpAndLogin(t, mailbox);
     const redis = t.app.get<Redis>(getRedisConnectionToken());
@@ -382,8 +409,9 @@ describe('auth: login, refresh, logout', () => {
       release();
       await Promise.all(held);
     }
-    // Nothing was counted or written: no login failure for the wrong password, no pending signup, no queued mail.
-    expect(await redis.exists(`auth:login-fail:${emailKey(u.user.email)}`)).toBe(0);
+    // Nothing was counted or written: no login failure for the wrong password (and its slot was
+    // freed), no pending signup, no queued mail.
+    expect(await redis.exists(`auth:login-fail:${emailKey(u.user.email)}`, `auth:login-inflight:${emailKey(u.user.email)}`)).toBe(0);
     expect(await db.query('SELECT 1 FROM pending_signups WHERE email = $1', [signupEmail])).toEqual([]);
     expect(await db.query('SELECT 1 FROM mail_outbox WHERE "to" = $1', [signupEmail])).toEqual([]);
     // With the queue drained, hashing works again.
@@ -436,6 +464,19 @@ describe('auth: login backoff grows and ends', () => {
     const limited = await login('wrong-password');
     expectProblem(limited, 429, 'rate_limited');
     expect(Number(limited.headers.get('retry-after'))).toBe(1);
+  });
+
+  it('once a lock has run out, concurrent guesses share one try, whose failure locks again for twice as long', async () => {
+    const email = `${uniqueName('ghost')}@example.test`;
+    const redis = t.app.get<Redis>(getRedisConnectionToken());
+    const login = () =>
+      request(t.url, 'POST', LOGIN, { body: { email, password: 'wrong-password' }, headers: { 'x-forwarded-for': randomIp() } });
+    for (let i = 0; i < 10; i++) expect((await login()).status).toBe(401);
+    // Watched in Redis, not with a login, which would spend the one try.
+    await eventually(async () => (await redis.exists(`auth:login-lock:${emailKey(email)}`)) === 0, 10_000, 50);
+    const answers = await Promise.all(Array.from({ length: 5 }, () => login()));
+    expect(answers.map((r) => r.status).sort()).toEqual([401, 429, 429, 429, 429]);
+    for (const res of answers.filter((r) => r.status === 429)) expect(res.headers.get('retry-after')).toBe('2');
   });
 
   it('the lock never exceeds 15 minutes, however many locks came before', async () => {

@@ -1,9 +1,24 @@
 import { InjectRedis } from '@nestjs-modules/ioredis';
 import { Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
+import { createHash, randomUUID } from 'node:crypto';
 import { InjectConfig, type AppConfig } from '../../common/config';
 import { commonError } from '../../common/errors/common-errors';
 import { emailKey } from './auth-secrets';
+
+/**
+ * How long a login attempt holds its slot at most (ms). A login waits at most about 2 s for a
+ * hash slot (password-hasher.ts) and then hashes for tens of milliseconds; the margin covers a
+ * slow database. A replica that dies mid-attempt never settles its slots: they free themselves
+ * after this long.
+ */
+const LOGIN_ATTEMPT_HOLD_MS = 30_000;
+
+/** A login attempt that holds one of its address's slots until it is settled (success, failure or release). */
+export interface LoginAttempt {
+  readonly emailKey: string;
+  readonly id: string;
+}
 
 /**
  * Per-email limits, in Redis so every replica shares them. Keys hold a hash of the address, and
@@ -34,44 +49,77 @@ export class AuthLimits {
   }
 
   /**
-   * Throws 429 while the address is in login backoff. Otherwise resolves with whether failures
-   * are on record, so a successful login clears them only when there is something to clear.
+   * Starts a login attempt before any hashing, or throws 429: while the address is locked, and
+   * when the attempts in flight could by themselves reach the failure limit (its recorded
+   * failures plus attempts in flight, at least one slot after a lock has run out). Checking and
+   * taking the slot is one script, so concurrent guesses cannot all pass a check made before the
+   * first of them is counted. Every attempt must be settled: {@link recordLoginSuccess},
+   * {@link recordLoginFailure} or {@link releaseLoginAttempt}.
    */
-  async assertLoginAllowed(email: string): Promise<{ failuresOnRecord: boolean }> {
-    const k = emailKey(email);
+  async startLoginAttempt(email: string): Promise<LoginAttempt> {
+    const a = this.config.auth;
+    const attempt = { emailKey: emailKey(email), id: randomUUID() };
+    const retryAfterMs = (await this.script(BEGIN_ATTEMPT, loginKeys(attempt), [
+      a.loginFailureLimit,
+      a.loginBackoffBaseSeconds,
+      a.loginBackoffMaxSeconds,
+      attempt.id,
+      LOGIN_ATTEMPT_HOLD_MS,
+    ])) as number;
+    if (retryAfterMs > 0) throw commonError('rate_limited', { retryAfterSeconds: retryAfterMs / 1000 });
+    return attempt;
+  }
+
+  /** The right password: frees the slot and clears the failures and the backoff level. */
+  async recordLoginSuccess(attempt: LoginAttempt): Promise<void> {
+    const [failures, level, , inFlight] = loginKeys(attempt);
     // Both commands leave in one write (the client auto-pipelines a turn's commands).
-    const [ttlMs, failures] = await Promise.all([
-      this.redis.pttl(`auth:login-lock:${k}`),
-      this.redis.exists(`auth:login-fail:${k}`, `auth:login-level:${k}`),
-    ]);
-    if (ttlMs > 0) throw commonError('rate_limited', { retryAfterSeconds: ttlMs / 1000 });
-    return { failuresOnRecord: failures > 0 };
+    await Promise.all([this.redis.zrem(inFlight, attempt.id), this.redis.del(failures, level)]);
   }
 
   /**
-   * Counts a failed login. From the Nth failure within the window on, each failure locks the
-   * address for base·2^k seconds (60 s, 120 s, … capped at 15 min): backoff, never a permanent lock.
+   * Turns the attempt into a recorded failure. From the Nth failure within the window on, each
+   * failure locks the address for base·2^k seconds (60 s, 120 s, … capped at 15 min): backoff,
+   * never a permanent lock.
    */
-  async recordLoginFailure(email: string): Promise<void> {
+  async recordLoginFailure(attempt: LoginAttempt): Promise<void> {
     const a = this.config.auth;
-    const k = emailKey(email);
-    await this.redis.eval(
-      RECORD_FAILURE,
-      3,
-      `auth:login-fail:${k}`,
-      `auth:login-level:${k}`,
-      `auth:login-lock:${k}`,
-      String(a.loginFailureWindowSeconds),
-      String(a.loginFailureLimit),
-      String(a.loginBackoffBaseSeconds),
-      String(a.loginBackoffMaxSeconds),
-    );
+    await this.script(RECORD_FAILURE, loginKeys(attempt), [
+      a.loginFailureWindowSeconds,
+      a.loginFailureLimit,
+      a.loginBackoffBaseSeconds,
+      a.loginBackoffMaxSeconds,
+      attempt.id,
+    ]);
   }
 
-  async clearLoginFailures(email: string): Promise<void> {
-    const k = emailKey(email);
-    await this.redis.del(`auth:login-fail:${k}`, `auth:login-level:${k}`);
+  /** Frees the slot, counting nothing: the attempt ended without a verdict on the password. */
+  async releaseLoginAttempt(attempt: LoginAttempt): Promise<void> {
+    await this.redis.zrem(loginKeys(attempt)[3], attempt.id);
   }
+
+  /** By SHA (EVALSHA); the whole script (EVAL, which loads it) only when Redis does not know it. */
+  private async script(script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+      return this.redis.eval(script.source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+function loginKeys({ emailKey: k }: LoginAttempt): [failures: string, level: string, lock: string, inFlight: string] {
+  return [`auth:login-fail:${k}`, `auth:login-level:${k}`, `auth:login-lock:${k}`, `auth:login-inflight:${k}`];
+}
+
+interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function lua(source: string): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
 // KEYS: gap, hour. ARGV: gap ms, hourly limit, hour ms. Returns 0 (allowed) or ms to wait.
@@ -88,8 +136,28 @@ if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 0
 `;
 
-// KEYS: failures, level, lock. ARGV: window s, limit, base s, max s.
-const RECORD_FAILURE = `
+// KEYS: failures, level, lock, in flight (sorted set: attempt id by deadline, ms). ARGV: limit,
+// base s, max s, attempt id, hold ms. Returns 0 (slot taken) or the ms to wait. Refused while
+// in flight: the lock the attempts in flight would set if they all fail.
+const BEGIN_ATTEMPT = lua(`
+local lock = redis.call('PTTL', KEYS[3])
+if lock > 0 then return lock end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+local failures = tonumber(redis.call('GET', KEYS[1]) or '0')
+if redis.call('ZCARD', KEYS[4]) >= math.max(tonumber(ARGV[1]) - failures, 1) then
+  local level = tonumber(redis.call('GET', KEYS[2]) or '0')
+  return math.min(tonumber(ARGV[2]) * 2 ^ level, tonumber(ARGV[3])) * 1000
+end
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[5]), ARGV[4])
+redis.call('PEXPIRE', KEYS[4], ARGV[5])
+return 0
+`);
+
+// KEYS: failures, level, lock, in flight. ARGV: window s, limit, base s, max s, attempt id.
+const RECORD_FAILURE = lua(`
+redis.call('ZREM', KEYS[4], ARGV[5])
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 if n < tonumber(ARGV[2]) then return 0 end
@@ -98,4 +166,4 @@ local seconds = math.min(tonumber(ARGV[3]) * 2 ^ (level - 1), tonumber(ARGV[4]))
 redis.call('EXPIRE', KEYS[2], 86400)
 redis.call('SET', KEYS[3], '1', 'EX', math.floor(seconds))
 return seconds
-`;
+`);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { UsersService } from '../../users/users.service';
+import { UsersService, type UserAuthRecord } from '../../users/users.service';
 import { AuthLimits } from '../auth-limits.service';
 import { authError } from '../auth.errors';
 import type { TokenResponseDto } from '../dto/token-response.dto';
@@ -28,24 +28,38 @@ export class LoginService {
 
   async login(rawEmail: string, password: string, meta: RequestMeta): Promise<TokenResponseDto> {
     const email = normalizeEmail(rawEmail);
-    const { failuresOnRecord } = await this.limits.assertLoginAllowed(email);
+    // Counted before hashing: a check here with the failure counted only after the hash (which
+    // can wait seconds for a hash slot) let concurrent guesses all pass the check.
+    const attempt = await this.limits.startLoginAttempt(email);
+    let user: UserAuthRecord | null;
+    try {
+      user = await this.verify(email, password);
+    } catch (error) {
+      // No verdict on the password (unconfirmed address, hash queue full, a dependency down):
+      // nothing to count. If Redis is what failed, the slot frees itself after its hold time;
+      // the caller gets the original error either way.
+      await this.limits.releaseLoginAttempt(attempt).catch(() => undefined);
+      throw error;
+    }
+    if (!user) {
+      await this.limits.recordLoginFailure(attempt);
+      throw authError('invalid_credentials');
+    }
+    // One statement: no transaction needed around it. Redis is settled meanwhile, not after.
+    const [session] = await Promise.all([this.sessions.open(this.dataSource.manager, user, meta), this.limits.recordLoginSuccess(attempt)]);
+    return this.sessions.respond(user, session.sessionId, session.refreshToken);
+  }
+
+  /** The user when the password is theirs, null for a wrong password or an unknown address. */
+  private async verify(email: string, password: string): Promise<UserAuthRecord | null> {
     const [user, pending] = await Promise.all([this.users.findAuthRecordByEmail(email), this.pending.latest(undefined, email, false)]);
-    if (user) {
-      if (await this.hasher.verify(user.passwordHash, password)) {
-        // A failure recorded after the check above stays until the next success: it can only
-        // make backoff start one failure sooner, never later.
-        if (failuresOnRecord) await this.limits.clearLoginFailures(email);
-        // One statement: no transaction needed around it.
-        const session = await this.sessions.open(this.dataSource.manager, user, meta);
-        return this.sessions.respond(user, session.sessionId, session.refreshToken);
-      }
-    } else if (pending) {
+    if (user) return (await this.hasher.verify(user.passwordHash, password)) ? user : null;
+    if (pending) {
       // Only someone who knows the password learns that the address awaits confirmation.
       if (await this.hasher.verify(pending.password_hash, password)) throw authError('email_not_confirmed');
-    } else {
-      await this.hasher.verifyDummy(password);
+      return null;
     }
-    await this.limits.recordLoginFailure(email);
-    throw authError('invalid_credentials');
+    await this.hasher.verifyDummy(password);
+    return null;
   }
 }
