@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from './common/config';
 import { rawClientErrorResponse } from './common/errors/problem';
 import { sendProblem } from './common/errors/problem.filter';
+import { trustImmediatePeer } from './common/http/client-ip';
 import { requestIdFor } from './common/http/request-id';
 import { installSecurityHeaders } from './common/http/security-headers';
 import { AccessLog, installAccessLog } from './common/logging/access-log';
@@ -42,7 +43,8 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     // start-up ("use is not a function"), so this cannot be forgotten silently.
     skipMiddie: true,
     logger: false, // our own pino root logger and access-log hook (common/logging)
-    trustProxy: config.http.trustProxy,
+    // TRUST_PROXY=true: behind one ingress, whose appended X-Forwarded-For entry is the client.
+    trustProxy: config.http.trustProxy ? trustImmediatePeer : false,
     bodyLimit: config.http.bodyLimitBytes,
     genReqId: requestIdFor,
     requestIdHeader: false,

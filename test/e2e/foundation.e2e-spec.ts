@@ -3,12 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { getRedisConnectionToken } from '@nestjs-modules/ioredis';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import type { Command, default as Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
 import { API_SECURITY_HEADERS } from '../../src/common/http/security-headers';
 import { pooledRandomValuesInstalled } from '../../src/common/random/pooled-random-values';
+import { PasswordHasher } from '../../src/modules/auth/password-hasher';
 import { ProbeModule } from './support/probe.module';
 import { createTestApp, type TestApp } from './support/test-app';
 import { expectProblem, request } from './support/http';
 import { createUser } from './support/users';
+import { randomIp } from './support/auth';
 
 describe('foundation: problem+json, request id, health, CORS, rate limits', () => {
   let t: TestApp;
@@ -317,20 +320,59 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
       }
     });
 
-    it('keeps rate-limit keys short whatever the tracker (a forged X-Forwarded-For is hashed)', async () => {
+    it('behind a proxy, counts the address the proxy appended (the rightmost), not what the client put before it', async () => {
       const proxied = await createTestApp({ TRUST_PROXY: 'true' }, { imports: [ProbeModule] });
       try {
-        const forged = { 'x-forwarded-for': `forged-${randomUUID()}-${'x'.repeat(2000)}` };
-        const hit = () => request(proxied.url, 'GET', '/api/v1/__probe/limited', { headers: forged });
-        expect((await hit()).status).toBe(200);
-        expect((await hit()).status).toBe(200);
-        expectProblem(await hit(), 429, 'rate_limited');
+        // What an ingress forwards: whatever the client sent, then the address it saw.
+        const client = randomIp();
+        const login = () =>
+          request(proxied.url, 'POST', '/api/v1/auth/sessions', { body: {}, headers: { 'x-forwarded-for': `${randomIp()}, ${client}` } });
+        // Counted before validation, so 30 invalid bodies (422) spend the budget of 30 per 5 minutes.
+        for (let i = 0; i < 30; i++) expect((await login()).status).toBe(422);
+        expectProblem(await login(), 429, 'rate_limited', '/api/v1/auth/sessions');
+      } finally {
+        await proxied.close();
+      }
+    });
+
+    it('behind a proxy, falls back to the peer address when the forwarded one is not an IP', async () => {
+      const proxied = await createTestApp({ TRUST_PROXY: 'true' }, { imports: [ProbeModule] });
+      try {
+        const password = `pw-${randomUUID()}`;
+        const user = await createUser(proxied, { passwordHash: await proxied.app.get(PasswordHasher).hash(password) });
+        for (const forged of [`x${'y'.repeat(99)}`, `fe80::1%${'z'.repeat(100)}`]) {
+          const res = await request(proxied.url, 'POST', '/api/v1/auth/sessions', {
+            body: { email: user.email, password },
+            headers: { 'x-forwarded-for': forged },
+          });
+          expect(res.status).toBe(200);
+        }
+        const rows = await proxied.app
+          .get(DataSource)
+          .query<{ ip: string }[]>('SELECT ip FROM auth_sessions WHERE user_id = $1', [user.id]);
+        expect(rows.map((r) => r.ip)).toEqual(['127.0.0.1', '127.0.0.1']);
+      } finally {
+        await proxied.close();
+      }
+    });
+
+    it('counts a forged X-Forwarded-For that is no IP as the peer: one budget, and nothing forged in the key', async () => {
+      const proxied = await createTestApp({ TRUST_PROXY: 'true' }, { imports: [ProbeModule] });
+      try {
+        const remaining = async (): Promise<number> => {
+          const forged = { 'x-forwarded-for': `forged-${randomUUID()}-${'x'.repeat(2000)}` };
+          const res = await request(proxied.url, 'POST', '/api/v1/__probe/echo', { body: {}, headers: forged });
+          expect(res.status).toBe(422);
+          return Number(res.headers.get('x-ratelimit-remaining'));
+        };
+        const first = await remaining();
+        expect(await remaining()).toBe(first - 1);
         const redis = proxied.app.get<Redis>(getRedisConnectionToken());
-        const keys = await redis.keys('*ProbeController.limited*');
+        const keys = await redis.keys('*ProbeController.echo*');
         expect(keys.length).toBeGreaterThan(0);
         for (const key of keys) {
           expect(key.length).toBeLessThan(200);
-          expect(key).not.toContain('xxxx');
+          expect(key).not.toContain('forged');
         }
       } finally {
         await proxied.close();

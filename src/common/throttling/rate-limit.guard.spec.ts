@@ -69,7 +69,7 @@ async function drive(guard: ThrottlerGuard, requests: [object, string, string][]
   for (const [controller, handler, ip] of requests) {
     const headers: Record<string, unknown> = {};
     const res = { header: (name: string, value: unknown) => (headers[name] = value) };
-    const req = { ip, user: ip.slice(-1), headers: {} };
+    const req = { ip, raw: { socket: { remoteAddress: ip } }, user: ip.slice(-1), headers: {} };
     const cls = controller as new () => object;
     const context = new ExecutionContextHost([req, res], cls, (cls.prototype as Record<string, () => void>)[handler]);
     context.setType('http');

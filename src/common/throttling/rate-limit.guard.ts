@@ -17,8 +17,10 @@ import {
   THROTTLER_TRACKER,
   THROTTLER_TTL,
 } from '@nestjs/throttler/dist/throttler.constants';
+import type { FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import { commonError } from '../errors/common-errors';
+import { clientIp } from '../http/client-ip';
 import { RouteMetadataCache } from '../http/route-metadata-cache';
 import { NO_RATE_LIMIT } from './rate-limit.decorator';
 
@@ -43,7 +45,7 @@ interface Limits {
   readonly blockDuration: number;
 }
 
-/** Trackers longer than this (a forged X-Forwarded-For, say) are hashed, so keys stay small. */
+/** Trackers longer than this (a route's own tracker, say) are hashed, so keys stay small. */
 const MAX_TRACKER_LENGTH = 64;
 
 /** @nestjs/throttler's counting (limits from the decorators, Redis storage) with our tracker, keys and error. */
@@ -103,11 +105,11 @@ export class RedisThrottlerGuard extends ThrottlerGuard {
 
   /**
    * The client IP, IPv6 addresses folded to their /64 (one client, its whole prefix: otherwise it
-   * could step around every per-IP limit by changing address). `request.ip` already honours
-   * X-Forwarded-For exactly when TRUST_PROXY=true (Fastify's trustProxy).
+   * could step around every per-IP limit by changing address). {@link clientIp} honours
+   * X-Forwarded-For exactly when TRUST_PROXY=true, and only the entry our ingress appended.
    */
   protected override getTracker(req: Record<string, unknown>): Promise<string> {
-    return Promise.resolve(typeof req.ip === 'string' ? normalizeIp(req.ip, this.ipv6SubnetPrefix) : 'unknown');
+    return Promise.resolve(normalizeIp(clientIp(req as unknown as FastifyRequest), this.ipv6SubnetPrefix));
   }
 
   /** Readable and bounded: `rate:route:tracker` (the storage appends the throttler's name), the tracker hashed only when it is long. */

@@ -1,5 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { clientIp } from '../../common/http/client-ip';
 import { negotiateLocale, type Locale } from '../../common/i18n/locale';
 
 /** What the auth services need to know about the HTTP request, without depending on Fastify. */
@@ -15,7 +16,7 @@ export const ReqMeta = createParamDecorator((_data: unknown, ctx: ExecutionConte
   const ua = req.headers['user-agent'];
   return {
     requestId: String(req.id),
-    ip: req.ip,
+    ip: clientIp(req),
     userAgent: typeof ua === 'string' ? ua.slice(0, 512) : undefined,
     locale: negotiateLocale(req.headers['accept-language']),
   };
