@@ -42,6 +42,35 @@ describe('auth: roles, admin lookup and admin CLI', () => {
     expect(claims(admin.accessToken).role).toBe('admin');
   });
 
+  it('ADMIN_EMAILS applies when tokens are issued: an address taken off the list gets role user at the next refresh and login; a CLI grant stays', async () => {
+    const listedName = uniqueName('listed');
+    const listedEmail = `${listedName}@example.test`;
+    // The same database, first with the address listed, then (this file's app) without it: a restart with the list changed.
+    const listing = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true', ADMIN_EMAILS: listedEmail });
+    const listed = await signUpAndLogin(listing, mailbox, { username: listedName, email: listedEmail }).finally(() => listing.close());
+    expect(claims(listed.accessToken).role).toBe('admin');
+
+    const refreshed = await request<{ access_token: string }>(t.url, 'POST', '/api/v1/auth/sessions/refresh', {
+      body: { refresh_token: listed.refreshToken },
+      headers: { 'x-forwarded-for': randomIp() },
+    });
+    expect(refreshed.status).toBe(200);
+    expect(claims(refreshed.body.access_token).role).toBe('user');
+    const login = () =>
+      request<{ access_token: string }>(t.url, 'POST', '/api/v1/auth/sessions', {
+        body: { email: listedEmail, password: listed.password },
+        headers: { 'x-forwarded-for': randomIp() },
+      });
+    const loggedIn = await login();
+    expect(loggedIn.status).toBe(200);
+    expect(claims(loggedIn.body.access_token).role).toBe('user');
+
+    // A role granted through the CLI is stored, whatever the list says.
+    const quiet = { write: () => undefined };
+    expect(await runCli(['grant-admin', listedEmail], t.config, quiet, quiet)).toBe(0);
+    expect(claims((await login()).body.access_token).role).toBe('admin');
+  });
+
   it('GET /auth/users: exact, case-insensitive match for admins, audited; 404, 422, 403 and 401 otherwise', async () => {
     const admin = await signUpAndLogin(t, mailbox, { username: uniqueName('admin'), email: 'someone@example.test' });
     const target = await signUpAndLogin(t, mailbox);

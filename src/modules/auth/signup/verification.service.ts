@@ -51,8 +51,15 @@ export class VerificationService {
           return undefined;
         }
         await this.pending.consumeAllOf(m, email);
-        const role = this.config.auth.adminEmails.includes(email) ? 'admin' : 'user';
-        const user = await this.users.createConfirmedUser(m, { username: match.username, email, passwordHash: match.password_hash, role });
+        // Stored as user even for an address in ADMIN_EMAILS: the list is applied whenever a token
+        // is signed (SessionsService.roleOf), so taking an address off it demotes at the next
+        // refresh or login. A stored admin is one granted through the CLI.
+        const user = await this.users.createConfirmedUser(m, {
+          username: match.username,
+          email,
+          passwordHash: match.password_hash,
+          role: 'user',
+        });
         const session = await this.sessions.open(m, user, meta);
         return { user, ...session };
       });
