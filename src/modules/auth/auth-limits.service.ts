@@ -32,18 +32,18 @@ export class AuthLimits {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  /** Spends one mail from the address's budget (1 per interval, N per hour) or throws 429. */
-  async consumeMail(email: string): Promise<void> {
+  /**
+   * Spends one mail from the address's budget or throws 429: one mail per interval, and N in any
+   * hour (a sliding window: a fixed one, started by its first mail, let 2N through within minutes
+   * across its end). Retry-After is the time until both rules allow the next mail. `atMs`: the
+   * clock to judge by (tests); by default Redis's, the one clock every replica shares.
+   */
+  async consumeMail(email: string, atMs?: number): Promise<void> {
     const { mailMinIntervalSeconds, mailHourlyLimit } = this.config.auth;
-    const k = emailKey(email);
-    const retryAfterMs = (await this.redis.eval(
+    const retryAfterMs = (await this.script(
       CONSUME_MAIL,
-      2,
-      `auth:mail-gap:${k}`,
-      `auth:mail-hour:${k}`,
-      String(mailMinIntervalSeconds * 1000),
-      String(mailHourlyLimit),
-      String(3600 * 1000),
+      [`auth:mail-log:${emailKey(email)}`],
+      [mailMinIntervalSeconds * 1000, mailHourlyLimit, 3600 * 1000, atMs ?? '', randomUUID()],
     )) as number;
     if (retryAfterMs > 0) throw commonError('rate_limited', { retryAfterSeconds: retryAfterMs / 1000 });
   }
@@ -122,19 +122,30 @@ function lua(source: string): LuaScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-// KEYS: gap, hour. ARGV: gap ms, hourly limit, hour ms. Returns 0 (allowed) or ms to wait.
-const CONSUME_MAIL = `
-local gap = redis.call('PTTL', KEYS[1])
-if gap > 0 then return gap end
-local used = tonumber(redis.call('GET', KEYS[2]) or '0')
-if used >= tonumber(ARGV[2]) then
-  local ttl = redis.call('PTTL', KEYS[2])
-  if ttl > 0 then return ttl end
+// KEYS: mail log (sorted set: a unique member per mail, scored by its time in ms). ARGV: min
+// interval ms, limit, window ms, now ms ('' for Redis's clock), a unique member. Returns 0 (mail
+// recorded) or the ms to wait: until the newest mail is an interval old and, at the limit, until
+// the oldest leaves the window.
+const CONSUME_MAIL = lua(`
+local now = tonumber(ARGV[4])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-if tonumber(ARGV[1]) > 0 then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
-if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+local window = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local wait = 0
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if newest[2] then wait = tonumber(newest[2]) + tonumber(ARGV[1]) - now end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  wait = math.max(wait, tonumber(oldest[2]) + window - now)
+end
+if wait > 0 then return wait end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('PEXPIRE', KEYS[1], window)
 return 0
-`;
+`);
 
 // KEYS: failures, level, lock, in flight (sorted set: attempt id by deadline, ms). ARGV: limit,
 // base s, max s, attempt id, hold ms. Returns 0 (slot taken) or the ms to wait. Refused while
