@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { parseSse } from './agent-chat.fixtures';
-import { expectProblem, request } from './support/http';
+import { eventually, expectProblem, request } from './support/http';
 import { createTestApp, type TestApp } from './support/test-app';
 import { createUser, type TestUser } from './support/users';
 
@@ -28,10 +28,18 @@ const usage = (prompt: number, completion: number) =>
 /**
  * A tiny OpenAI-compatible server (the chat-completions protocol, streaming): the first call
  * answers with a streamed tool call to the calculator, the call after the tool result streams
- * the answer. A message containing "explode" gets an HTTP 500.
+ * the answer. A message containing "explode" gets an HTTP 500. A message containing "stall" gets,
+ * the first time, a stream that sends "Hel" and then nothing, and "Hello" after that, its end
+ * 200 ms later; `log` tells in which order the stalled stream was closed and the next one ended.
  */
-function startFakeOpenAi(): Promise<{ server: Server; url: string; requests: { path: string; body: ChatCompletionRequest }[] }> {
+function startFakeOpenAi(): Promise<{
+  server: Server;
+  url: string;
+  requests: { path: string; body: ChatCompletionRequest }[];
+  log: string[];
+}> {
   const requests: { path: string; body: ChatCompletionRequest }[] = [];
+  const log: string[] = [];
   const server = createServer((req: IncomingMessage, res) => {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString('utf8')));
@@ -46,7 +54,21 @@ function startFakeOpenAi(): Promise<{ server: Server; url: string; requests: { p
         return;
       }
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      if (last?.role === 'tool') {
+      if (last?.role === 'user' && String(last.content).includes('stall')) {
+        res.write(chunk({ role: 'assistant', content: 'Hel' }));
+        if (!log.includes('stalled')) {
+          log.push('stalled');
+          res.on('close', () => log.push('stalled stream closed'));
+          return;
+        }
+        setTimeout(() => {
+          res.write(chunk({ content: 'lo' }));
+          res.write(chunk({}, 'stop'));
+          res.end('data: [DONE]\n\n');
+          log.push('retry answered');
+        }, 200);
+        return;
+      } else if (last?.role === 'tool') {
         res.write(chunk({ role: 'assistant', content: '' }));
         for (const piece of ['The answer ', 'is ', `${last.content}.`]) res.write(chunk({ content: piece }));
         res.write(chunk({}, 'stop'));
@@ -69,7 +91,7 @@ function startFakeOpenAi(): Promise<{ server: Server; url: string; requests: { p
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
-      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, requests }),
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, requests, log }),
     ),
   );
 }
@@ -157,6 +179,50 @@ describe('agent chat through the real OpenAI-compatible client (local chat-compl
       'model_error',
     );
     expect(fake.requests.length - before).toBe(2); // one retry for a server error
+  });
+});
+
+describe('a model call that times out mid-stream (real OpenAI-compatible client)', () => {
+  let fake: Awaited<ReturnType<typeof startFakeOpenAi>>;
+  let t: TestApp;
+  let user: TestUser;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAi();
+    t = await createTestApp({
+      LLM_PROVIDER: 'openai',
+      LLM_MODEL: 'local-model',
+      LLM_BASE_URL: fake.url,
+      LLM_API_KEY: 'sk-test',
+      AGENT_MODEL_TIMEOUT_MS: '1000',
+    });
+    user = await createUser(t);
+  });
+  afterAll(async () => {
+    await t.close();
+    fake.server.closeAllConnections();
+    await new Promise((r) => fake.server.close(r));
+  });
+
+  it('closes the stalled request and streams the retry as a message of its own', async () => {
+    const res = await request(t.url, 'POST', '/api/v1/agent-chats', {
+      token: user.accessToken,
+      body: { message: 'stall, then say hello' },
+      headers: { accept: 'text/event-stream' },
+    });
+    const events = parseSse(res.text);
+    // The client's own timeout stops at the response headers: only the attempt's abort closes the
+    // stalled stream, before the retry (not when the run ends).
+    await eventually(() => fake.log.length === 3);
+    expect(fake.log).toEqual(['stalled', 'stalled stream closed', 'retry answered']);
+    const starts = events.filter((e) => e.event === 'TEXT_MESSAGE_START').map((e) => e.data.message_id);
+    const textOf = (id: unknown): string =>
+      events
+        .filter((e) => e.event === 'TEXT_MESSAGE_CONTENT' && e.data.message_id === id)
+        .map((e) => String(e.data.delta))
+        .join('');
+    expect(starts.map(textOf)).toEqual(['Hel', 'Hello']);
+    expect(events.at(-1)?.data).toMatchObject({ type: 'RUN_FINISHED', output: 'Hello' });
   });
 });
 

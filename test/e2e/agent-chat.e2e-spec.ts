@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AgentChatService } from '../../src/modules/agent-chat/agent-chat.service';
-import { AIMessage, fakeModel, FakeListChatModel, GatedModel, SwitchableModelFactory } from '../../src/modules/agent-chat/llm/testing';
+import {
+  AIMessage,
+  fakeModel,
+  FakeListChatModel,
+  GatedModel,
+  ScriptedStreamModel,
+  SwitchableModelFactory,
+} from '../../src/modules/agent-chat/llm/testing';
 import { overrideModel, parseSse } from './agent-chat.fixtures';
 import { eventually, expectProblem, request } from './support/http';
 import { createTestApp, type TestApp } from './support/test-app';
@@ -342,6 +349,46 @@ describe('agent chat (fake models)', () => {
     const events = parseSse(res.text);
     expect(events.filter((e) => e.event === 'TEXT_MESSAGE_CONTENT').map((e) => e.data.delta)).toEqual(['a', 'b', 'c']);
     expect(events[events.length - 1]?.data).toMatchObject({ type: 'RUN_FINISHED', output: 'abc' });
+  });
+
+  it("streams a retried model call as a new message: the failed attempt's text is closed and left out of the output", async () => {
+    const model = new ScriptedStreamModel([
+      ['Hel', new Error('stream broke')],
+      ['Hel', 'lo'],
+    ]);
+    models.model = model;
+    const res = await chat(alice, { message: 'greet me' }, { accept: 'text/event-stream' });
+    const events = parseSse(res.text);
+    const starts = events.filter((e) => e.event === 'TEXT_MESSAGE_START').map((e) => String(e.data.message_id));
+    expect(starts).toHaveLength(2);
+    const [failed, retry] = starts;
+    const textOf = (id: string | undefined): string =>
+      events
+        .filter((e) => e.event === 'TEXT_MESSAGE_CONTENT' && e.data.message_id === id)
+        .map((e) => String(e.data.delta))
+        .join('');
+    expect([textOf(failed), textOf(retry)]).toEqual(['Hel', 'Hello']);
+    // The failed attempt's message is closed before the retry's starts.
+    expect(events.slice(1, 7).map((e) => [e.event, e.data.message_id])).toEqual([
+      ['TEXT_MESSAGE_START', failed],
+      ['TEXT_MESSAGE_CONTENT', failed],
+      ['TEXT_MESSAGE_END', failed],
+      ['TEXT_MESSAGE_START', retry],
+      ['TEXT_MESSAGE_CONTENT', retry],
+      ['TEXT_MESSAGE_CONTENT', retry],
+    ]);
+    expect(events.at(-1)?.data).toMatchObject({ type: 'RUN_FINISHED', output: 'Hello' });
+    const runId = String(events[0]?.data.run_id);
+    const sessionId = String(events[0]?.data.session_id);
+    expect(await messagesOf(sessionId)).toEqual([
+      { role: 'user', content: 'greet me' },
+      { role: 'assistant', content: 'Hello' },
+    ]);
+    const [stored] = await db.query<{ id: string }[]>(`SELECT id FROM agent_chat_messages WHERE run_id = $1 AND role = 'assistant'`, [
+      runId,
+    ]);
+    expect(stored?.id).toBe(retry);
+    expect(model.signals[0]?.aborted).toBe(true);
   });
 
   it('aborts the run when the SSE client disconnects: the model call is cancelled, no further call, run aborted', async () => {

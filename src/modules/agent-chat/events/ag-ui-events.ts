@@ -47,6 +47,11 @@ export type AgentStreamPart =
       readonly tool_calls: readonly CompletedToolCall[];
       readonly usage?: TokenUsage;
     }
+  /**
+   * A model call attempt that failed or timed out after it had streamed part of a message: that
+   * message and its tool calls end here, incomplete; its retry streams under a new message id.
+   */
+  | { readonly kind: 'message_abandoned'; readonly message_id: string }
   /** A tool's outcome; `error` is a short, safe reason when it failed. */
   | {
       readonly kind: 'tool_result';

@@ -206,6 +206,42 @@ describe('AgUiEventMapper', () => {
     expectWellFormed(events);
   });
 
+  it("closes an abandoned attempt's message and tool call; the retry's message alone makes the output", () => {
+    const { events, output } = run([
+      { kind: 'text_delta', message_id: 'a1', delta: 'Hel' },
+      { kind: 'tool_call_delta', message_id: 'a1', index: 0, tool_call_id: 'c1', tool_name: 'calculator', args_delta: '{"ex' },
+      { kind: 'tool_call_delta', message_id: 'a1', index: 1, args_delta: '{' }, // never got its id and name
+      { kind: 'message_abandoned', message_id: 'a1' },
+      { kind: 'text_delta', message_id: 'a1', delta: 'lo w' }, // late: dropped
+      { kind: 'tool_call_delta', message_id: 'a1', index: 1, tool_call_id: 'c2', tool_name: 'calculator', args_delta: '' },
+      { kind: 'text_delta', message_id: 'a2', delta: 'Hello' },
+      { kind: 'model_message', message_id: 'a2', text: 'Hello', tool_calls: [] },
+    ]);
+    expect(types(events)).toEqual([
+      'RUN_STARTED',
+      'TEXT_MESSAGE_START',
+      'TEXT_MESSAGE_CONTENT',
+      'TOOL_CALL_START',
+      'TOOL_CALL_ARGS',
+      'TEXT_MESSAGE_END',
+      'TOOL_CALL_END',
+      'TEXT_MESSAGE_START',
+      'TEXT_MESSAGE_CONTENT',
+      'TEXT_MESSAGE_END',
+      'RUN_FINISHED',
+    ]);
+    expect(events[5]).toEqual({ type: 'TEXT_MESSAGE_END', message_id: 'a1' });
+    expect(output).toBe('Hello');
+    expectWellFormed(events);
+  });
+
+  it('gives an empty output when the abandoned attempt is the last message (the run then fails or answers anew)', () => {
+    const mapper = new AgUiEventMapper('run-1', 'session-1');
+    mapper.push({ kind: 'text_delta', message_id: 'a1', delta: 'Hel' });
+    expect(mapper.push({ kind: 'message_abandoned', message_id: 'a1' })).toEqual([{ type: 'TEXT_MESSAGE_END', message_id: 'a1' }]);
+    expect(mapper.output).toBe('');
+  });
+
   it('mergeDeltas merges consecutive deltas of one message without changing their concatenation', () => {
     const { events } = run([
       { kind: 'text_delta', message_id: 'm1', delta: 'a' },

@@ -20,6 +20,7 @@ interface ToolCallState {
 export class AgUiEventMapper {
   private openText: { id: string; text: string } | undefined;
   private readonly closedTextIds = new Set<string>();
+  private readonly abandonedIds = new Set<string>();
   private readonly toolCallsByKey = new Map<string, ToolCallState>();
   private readonly toolCallsById = new Map<string, ToolCallState>();
   private lastText = '';
@@ -52,6 +53,8 @@ export class AgUiEventMapper {
         return this.toolCallDelta(part);
       case 'model_message':
         return this.modelMessage(part.message_id, part.text, part.tool_calls);
+      case 'message_abandoned':
+        return this.abandon(part.message_id);
       case 'tool_result': {
         const out: AgUiEvent[] = [];
         let state = this.toolCallsById.get(part.tool_call_id);
@@ -106,6 +109,7 @@ export class AgUiEventMapper {
   }
 
   private toolCallDelta(part: Extract<AgentStreamPart, { kind: 'tool_call_delta' }>): AgUiEvent[] {
+    if (this.abandonedIds.has(part.message_id)) return [];
     const key = `${part.message_id}:${part.index}`;
     let state = this.toolCallsByKey.get(key);
     if (!state) {
@@ -165,6 +169,23 @@ export class AgUiEventMapper {
     }
     // Streamed calls the final message did not confirm are closed too: nothing stays open.
     for (const state of this.toolCallsByKey.values()) if (state.messageId === messageId) out.push(...this.endCall(state));
+    return out;
+  }
+
+  /** A failed attempt's message: closed with whatever it had streamed, and no longer the output. */
+  private abandon(messageId: string): AgUiEvent[] {
+    this.abandonedIds.add(messageId);
+    const out: AgUiEvent[] = [];
+    if (this.openText?.id === messageId) {
+      out.push(...this.closeText());
+      this.lastText = '';
+    }
+    this.closedTextIds.add(messageId);
+    for (const state of this.toolCallsByKey.values()) {
+      if (state.messageId !== messageId) continue;
+      out.push(...this.endCall(state));
+      state.ended = true; // also a call that never got its id and name: it is never started
+    }
     return out;
   }
 

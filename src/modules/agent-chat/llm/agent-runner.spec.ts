@@ -10,14 +10,15 @@ import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import type { AuthUser } from '../../../common/auth';
-import type { AgentStreamPart } from '../events/ag-ui-events';
+import type { AgentStreamPart, AgUiEvent } from '../events/ag-ui-events';
+import { AgUiEventMapper } from '../events/event-mapper';
 import type { AgentToolDefinition } from '../tools/agent-tool';
 import { calculatorTool } from '../tools/calculator.tool';
 import { ToolExecutor } from '../tools/tool-executor';
 import { AgentRunner, type AgentRunInput } from './agent-runner';
 import type { ChatModelFactory } from './chat-model.factory';
 import { OfflineChatModel } from './offline-chat-model';
-import { GatedModel } from './testing';
+import { GatedModel, ScriptedStreamModel } from './testing';
 
 /** Never answers; settles only when its call is aborted. */
 class NeverAnsweringModel extends BaseChatModel {
@@ -198,15 +199,90 @@ describe('AgentRunner', () => {
     expect(model.callCount).toBe(2);
   });
 
-  it('times out a model that never answers, and the run signal reaches the model call', async () => {
+  it('times out a model that never answers, stopping each attempt', async () => {
     const model = new NeverAnsweringModel();
-    const controller = new AbortController();
-    await expect(collect(runnerFor(model), 'x', { modelTimeoutMs: 50, modelRetries: 1, signal: controller.signal })).rejects.toMatchObject({
+    await expect(collect(runnerFor(model), 'x', { modelTimeoutMs: 50, modelRetries: 1 })).rejects.toMatchObject({
       code: 'model_timeout',
     });
     expect(model.started).toBe(2); // one retry
+    await eventuallyTrue(() => model.aborted === 2); // neither call is left running
+  });
+
+  it('aborts the model call when the run signal aborts', async () => {
+    const model = new NeverAnsweringModel();
+    const controller = new AbortController();
+    const run = collect(runnerFor(model), 'x', { modelTimeoutMs: 10_000, signal: controller.signal });
+    await eventuallyTrue(() => model.started === 1);
     controller.abort();
-    await eventuallyTrue(() => model.aborted === 2);
+    await expect(run).rejects.toBeDefined();
+    expect(model.aborted).toBe(1);
+    expect(model.started).toBe(1); // no retry of an aborted run
+  });
+});
+
+/** The run's events as the service makes them from `parts`, ending with RUN_FINISHED. */
+function eventsOf(parts: readonly AgentStreamPart[]): AgUiEvent[] {
+  const mapper = new AgUiEventMapper('r1', 's1');
+  return [...mapper.start(), ...parts.flatMap((p) => mapper.push(p)), ...mapper.finish()];
+}
+
+/** Every message and tool call opened in `events` is closed before the last event. */
+function expectAllClosed(events: readonly AgUiEvent[]): void {
+  const open = new Set<string>();
+  for (const e of events.slice(0, -1)) {
+    if (e.type === 'TEXT_MESSAGE_START') open.add(`m:${e.message_id}`);
+    if (e.type === 'TEXT_MESSAGE_END') open.delete(`m:${e.message_id}`);
+    if (e.type === 'TOOL_CALL_START') open.add(`t:${e.tool_call_id}`);
+    if (e.type === 'TOOL_CALL_END') open.delete(`t:${e.tool_call_id}`);
+  }
+  expect([...open]).toEqual([]);
+}
+
+/** The deltas of the last assistant text message, concatenated. */
+function lastMessageText(events: readonly AgUiEvent[]): string {
+  const starts = events.filter((e) => e.type === 'TEXT_MESSAGE_START');
+  const last = starts[starts.length - 1];
+  return events
+    .filter((e) => e.type === 'TEXT_MESSAGE_CONTENT' && last?.type === 'TEXT_MESSAGE_START' && e.message_id === last.message_id)
+    .map((e) => (e.type === 'TEXT_MESSAGE_CONTENT' ? e.delta : ''))
+    .join('');
+}
+
+describe('a retried model call', () => {
+  it("streams the retry as a new message: the failed attempt's partial text is closed and not part of the output", async () => {
+    const model = new ScriptedStreamModel([
+      ['Hel', new Error('stream broke')],
+      ['Hel', 'lo'],
+    ]);
+    const parts = await collect(runnerFor(model), 'hi');
+    const final = parts[parts.length - 1];
+    expect(final).toMatchObject({ kind: 'model_message', text: 'Hello' });
+    const events = eventsOf(parts);
+    expectAllClosed(events);
+    expect(lastMessageText(events)).toBe('Hello');
+    expect(events[events.length - 1]).toEqual({ type: 'RUN_FINISHED', run_id: 'r1', output: 'Hello' });
+    // The stored message (the model_message part) is the retry's: its id is the last text message's.
+    const lastStart = events.filter((e) => e.type === 'TEXT_MESSAGE_START').at(-1);
+    expect(lastStart).toMatchObject({ message_id: final?.kind === 'model_message' ? final.message_id : 'none' });
+    expect(model.signals).toHaveLength(2);
+    expect(model.signals[0]?.aborted).toBe(true); // the failed attempt's call is stopped
+    expect(model.signals[1]?.aborted).toBe(false);
+  });
+
+  it('stops a timed-out attempt, and drops what its stream still sends while the retry answers', async () => {
+    // The first attempt's stream outlives its timeout (as a provider's does once headers arrived)
+    // and sends more text in the middle of the retry's answer.
+    const model = new ScriptedStreamModel([
+      ['Hel', { waitMs: 600 }, 'lo w'],
+      [{ waitMs: 100 }, 'Hello', { waitMs: 200 }, ' world'],
+    ]);
+    const parts = await collect(runnerFor(model), 'hi', { modelTimeoutMs: 400 });
+    expect(parts[parts.length - 1]).toMatchObject({ kind: 'model_message', text: 'Hello world' });
+    const events = eventsOf(parts);
+    expectAllClosed(events);
+    expect(lastMessageText(events)).toBe('Hello world');
+    expect(events[events.length - 1]).toMatchObject({ type: 'RUN_FINISHED', output: 'Hello world' });
+    expect(model.signals[0]?.aborted).toBe(true);
   });
 });
 

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { AIMessage, AIMessageChunk, HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
+import { Runnable } from '@langchain/core/runnables';
 import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { tool, type StructuredToolInterface } from '@langchain/core/tools';
 import { createAgent, createMiddleware } from 'langchain';
@@ -21,10 +22,13 @@ let runsInFlight = 0;
  */
 export async function* runAgent(model: BaseChatModel, input: AgentRunInput): AsyncGenerator<AgentStreamPart> {
   const agent = agentFor(model, input.tools, input.systemPrompt);
-  const scope: RunScope = { input, modelCalls: 0 };
-  // The model's streamed chunks and its final message share one id of ours, so the mapper can
-  // pair them whatever ids (or none) the provider uses.
-  let currentMessageId: string | undefined;
+  const scope: RunScope = { input, modelCalls: 0, attempts: new Map() };
+  // Each model call attempt streams under a message id of its own (runLimits), which its chunks
+  // carry in their metadata and its final message as its id: so the mapper can pair them whatever
+  // ids (or none) the provider uses, and a retry never continues the failed attempt's message.
+  let streaming: string | undefined; // the message whose chunks are coming
+  let newestAttempt = 0;
+  const ended = new Set<string>(); // messages completed or abandoned: late chunks of theirs are dropped
   runsInFlight++;
   try {
     const stream = await agent.stream(
@@ -38,15 +42,25 @@ export async function* runAgent(model: BaseChatModel, input: AgentRunInput): Asy
     );
     for await (const [mode, payload] of stream as AsyncIterable<[string, unknown]>) {
       if (mode === 'messages') {
-        const [message] = payload as [BaseMessage, unknown];
+        const [message, metadata] = payload as [BaseMessage, Record<string, unknown> | undefined];
         if (!AIMessageChunk.isInstance(message)) continue; // complete messages come with 'updates'
-        currentMessageId ??= randomUUID();
+        const id = metadata?.[ATTEMPT_MESSAGE_ID];
+        const attempt = typeof id === 'string' ? scope.attempts.get(id) : undefined;
+        // Not from an attempt, or from one a newer attempt replaced (a stopped stream's last
+        // chunks can still be on their way): dropped.
+        if (typeof id !== 'string' || attempt === undefined || attempt < newestAttempt || ended.has(id)) continue;
+        if (streaming !== undefined && streaming !== id) {
+          ended.add(streaming);
+          yield { kind: 'message_abandoned', message_id: streaming };
+        }
+        streaming = id;
+        newestAttempt = attempt;
         const text = message.text;
-        if (text.length > 0) yield { kind: 'text_delta', message_id: currentMessageId, delta: text };
+        if (text.length > 0) yield { kind: 'text_delta', message_id: id, delta: text };
         for (const chunk of (message.tool_call_chunks ?? []) as ToolCallChunkLike[]) {
           yield {
             kind: 'tool_call_delta',
-            message_id: currentMessageId,
+            message_id: id,
             index: chunk.index ?? 0,
             ...(chunk.id ? { tool_call_id: chunk.id } : {}),
             ...(chunk.name ? { tool_name: chunk.name } : {}),
@@ -56,8 +70,16 @@ export async function* runAgent(model: BaseChatModel, input: AgentRunInput): Asy
       } else if (mode === 'updates') {
         for (const message of updatedMessages(payload)) {
           if (AIMessage.isInstance(message)) {
-            const id = currentMessageId ?? randomUUID();
-            currentMessageId = undefined;
+            // Stamped by runLimits with its attempt's message id (any other id is the provider's).
+            const id = message.id !== undefined && scope.attempts.has(message.id) ? message.id : randomUUID();
+            // The call's successful attempt: whatever an earlier one had streamed ends unfinished.
+            if (streaming !== undefined && streaming !== id) {
+              ended.add(streaming);
+              yield { kind: 'message_abandoned', message_id: streaming };
+            }
+            streaming = undefined;
+            ended.add(id);
+            newestAttempt = Math.max(newestAttempt, scope.attempts.get(id) ?? 0);
             yield { kind: 'model_message', message_id: id, text: message.text, tool_calls: toolCallsOf(message), ...usageOf(message) };
           } else if (ToolMessage.isInstance(message)) {
             yield toolResult(message);
@@ -108,7 +130,12 @@ interface ToolCallChunkLike {
 interface RunScope {
   readonly input: AgentRunInput;
   modelCalls: number;
+  /** The message id of each model call attempt of the run, with its place among them (1, 2, …). */
+  readonly attempts: Map<string, number>;
 }
+
+/** The metadata key under which a model call attempt's streamed chunks carry its message id. */
+const ATTEMPT_MESSAGE_ID = 'agent_chat_message_id';
 
 type CompiledAgent = ReturnType<typeof compileAgent>;
 
@@ -142,7 +169,13 @@ function scopeOf(runtime: { context?: unknown } | undefined): RunScope {
   return scope;
 }
 
-/** Model-call budget, per-call timeout and the single retry, around every model call. */
+/**
+ * Model-call budget, per-call timeout and the single retry, around every model call. Each attempt
+ * gets a signal of its own (the run's, plus one aborted when the attempt times out or fails): a
+ * timed-out call is really stopped, not merely no longer awaited (the openai client's own timer
+ * stops at the response headers, so a slow stream would go on). And each attempt streams under a
+ * message id of its own, so a retry's text never joins the failed attempt's (runAgent).
+ */
 const runLimits = createMiddleware({
   name: 'RunLimits',
   wrapModelCall: async (request, handler) => {
@@ -152,10 +185,29 @@ const runLimits = createMiddleware({
     if (scope.modelCalls > input.maxModelCalls) throw new ModelFailure('limit_exceeded', `more than ${input.maxModelCalls} model calls`);
     // The last allowed call gets no tools, so a well-behaved model has to answer in text.
     const effective = scope.modelCalls === input.maxModelCalls ? { ...request, tools: [] } : request;
+    const { model } = effective;
+    // Always our BaseChatModel (agentFor); the type LangChain declares is a bare interface.
+    if (!Runnable.isRunnable(model)) throw new Error('agent model is not a LangChain Runnable');
     for (let attempt = 0; ; attempt++) {
+      const messageId = randomUUID();
+      scope.attempts.set(messageId, scope.attempts.size + 1);
+      const stop = new AbortController();
+      // The model is called with this signal merged with the node's (RunnableBinding merges
+      // signals), and its chunks carry this metadata through LangGraph's 'messages' stream.
+      const bound = model.withConfig({
+        signal: AbortSignal.any([input.signal, stop.signal]),
+        metadata: { [ATTEMPT_MESSAGE_ID]: messageId },
+      });
       try {
-        return await withTimeout(Promise.resolve(handler(effective)), input.modelTimeoutMs);
+        const response = await withTimeout(Promise.resolve(handler({ ...effective, model: bound })), input.modelTimeoutMs);
+        if (AIMessage.isInstance(response)) {
+          // As LangGraph's own stream handler sets ids: both the field and its serialized copy.
+          response.id = messageId;
+          response.lc_kwargs.id = messageId;
+        }
+        return response;
       } catch (error) {
+        stop.abort(error);
         if (input.signal.aborted) throw error;
         const failure = classifyModelError(error);
         const clientError = typeof (error as { status?: unknown }).status === 'number' && (error as { status: number }).status < 500;

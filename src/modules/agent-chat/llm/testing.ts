@@ -94,3 +94,52 @@ export class SilentModel extends GatedModel {
     super('', '');
   }
 }
+
+/** One step of a {@link ScriptedStreamModel} call: a text chunk, a pause that ignores aborts, or a failure. */
+export type ScriptStep = string | { readonly waitMs: number } | Error;
+
+/**
+ * Streams one script per call (the last script repeats): each string as a text chunk, a pause
+ * that does not listen to the call's signal (as a provider stream that goes on after a timeout),
+ * an Error thrown mid-stream. Keeps each call's signal, so tests can see a call being aborted.
+ */
+export class ScriptedStreamModel extends BaseChatModel {
+  readonly signals: (AbortSignal | undefined)[] = [];
+
+  constructor(private readonly scripts: readonly (readonly ScriptStep[])[]) {
+    super({});
+  }
+
+  _llmType(): string {
+    return 'scripted';
+  }
+
+  override bindTools(): this {
+    return this;
+  }
+
+  async _generate(messages: BaseMessage[], options: this['ParsedCallOptions'], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
+    let text = '';
+    for await (const chunk of this._streamResponseChunks(messages, options, runManager)) text += chunk.text;
+    return { generations: [{ text, message: new AIMessage({ content: text }) }] };
+  }
+
+  override async *_streamResponseChunks(
+    _messages: BaseMessage[],
+    options: this['ParsedCallOptions'],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    const script = this.scripts[Math.min(this.signals.length, this.scripts.length - 1)] ?? [];
+    this.signals.push(options.signal);
+    for (const step of script) {
+      if (step instanceof Error) throw step;
+      if (typeof step !== 'string') {
+        await new Promise((resolve) => setTimeout(resolve, step.waitMs));
+        continue;
+      }
+      const chunk = new ChatGenerationChunk({ text: step, message: new AIMessageChunk({ content: step }) });
+      yield chunk;
+      await runManager?.handleLLMNewToken(step, undefined, undefined, undefined, undefined, { chunk });
+    }
+  }
+}
