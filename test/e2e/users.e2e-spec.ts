@@ -279,13 +279,29 @@ describe('users (profiles, renames, lookup by username)', () => {
       it('counts characters as a person sees them: 200 emoji or Chinese characters fit, 201 do not', async () => {
         const user = await createUser(t);
         const family = '👨‍👩‍👧‍👦'; // one character on screen, 11 UTF-16 units
-        for (const unit of [family, '字', '👍🏽', 'é']) {
+        const kiss = '👩🏽‍❤️‍💋‍👨🏿'; // one character on screen, 10 code points: as long as emoji get
+        for (const unit of [family, kiss, '字', '👍🏽', 'é']) {
           const res = await patchMe(user, { bio: unit.repeat(200) });
           expect(res.status).toBe(200);
           expect(res.body.bio).toBe(unit.repeat(200));
           const tooLong = await patchMe(user, { bio: unit.repeat(201) });
           expect(expectProblem(tooLong, 422, 'validation_failed').errors).toEqual([{ field: 'bio', message: '最多 200 个字符' }]);
         }
+      });
+
+      it('bounds the text too: marks piled onto one character (one on screen, 40 KB) are 422, and nothing is stored', async () => {
+        const user = await createUser(t);
+        const res = await patchMe(user, { bio: `e${'\u0301'.repeat(20_000)}` });
+        expect(expectProblem(res, 422, 'validation_failed').errors).toEqual([{ field: 'bio', message: '最多 200 个字符' }]);
+        expect((await getMe(user)).body.bio).toBeNull();
+      });
+
+      it('is bounded in the database too (ck_users_bio_length), whoever writes it', async () => {
+        const user = await createUser(t);
+        const db = t.app.get(DataSource);
+        const set = (bio: string) => db.query('UPDATE users SET bio = $1 WHERE id = $2', [bio, user.id]);
+        await expect(set('\u0301'.repeat(2000))).resolves.toBeDefined();
+        await expect(set('\u0301'.repeat(2001))).rejects.toThrow(/ck_users_bio_length/);
       });
 
       it('is trimmed before it is counted and stored', async () => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { countGraphemes, hasControlCharacters, isHttpUrl, isValidUsername, normalizeEmail } from './user-fields';
+import { countGraphemes, fitsLength, hasControlCharacters, isHttpUrl, isValidUsername, normalizeEmail } from './user-fields';
 
 describe('user fields', () => {
   describe('isValidUsername', () => {
@@ -32,6 +32,23 @@ describe('user fields', () => {
       ['e\u0301', 1], // e + combining acute
     ])('%p counts %d', (text, count) => {
       expect(countGraphemes(text)).toBe(count);
+    });
+  });
+
+  describe('fitsLength', () => {
+    it('bounds graphemes and code points', () => {
+      expect(fitsLength('👩🏽‍❤️‍💋‍👨🏿'.repeat(3), 3, 30)).toBe(true);
+      expect(fitsLength('👩🏽‍❤️‍💋‍👨🏿'.repeat(3), 3, 29)).toBe(false);
+      expect(fitsLength('字'.repeat(4), 3, 30)).toBe(false);
+      expect(fitsLength(`e${'\u0301'.repeat(20_000)}`, 200, 2000)).toBe(false); // one grapheme
+    });
+
+    it('agrees with counting both for any string', () => {
+      fc.assert(
+        fc.property(fc.string({ unit: 'grapheme-composite', maxLength: 30 }), fc.nat(40), fc.nat(60), (text, graphemes, codePoints) => {
+          expect(fitsLength(text, graphemes, codePoints)).toBe(countGraphemes(text) <= graphemes && [...text].length <= codePoints);
+        }),
+      );
     });
   });
 

@@ -8,6 +8,13 @@ import { LONE_SURROGATE } from '../../common/text/unicode';
 export const USERNAME_PATTERN = /^[A-Za-z0-9_]{3,30}$/;
 export const AVATAR_URL_MAX_LENGTH = 2048;
 export const BIO_MAX_GRAPHEMES = 200;
+/**
+ * A bio's length in code points (PostgreSQL's characters): 200 of the longest emoji, which are 10
+ * code points each (👩🏽‍❤️‍💋‍👨🏿), so any 200 characters a person can see fit. Without it, combining
+ * marks piled onto one letter count as one grapheme however many there are, and a 64 KiB body
+ * could store a 40 KB "one-character" bio. Also a CHECK on users.bio (migration BioLength).
+ */
+export const BIO_MAX_CODE_POINTS = 2000;
 
 const CONTROL_CHARACTER = /\p{Cc}/u;
 const WHITESPACE = /\s/u;
@@ -32,6 +39,19 @@ export function countGraphemes(text: string): number {
   let count = 0;
   for (const _ of graphemes.segment(text)) count++;
   return count;
+}
+
+/**
+ * At most `maxGraphemes` characters as a person counts them and at most `maxCodePoints` code
+ * points: a rule on graphemes alone does not bound the text (see {@link BIO_MAX_CODE_POINTS}).
+ */
+export function fitsLength(text: string, maxGraphemes: number, maxCodePoints: number): boolean {
+  // Each code point is one or two UTF-16 units: only a long string needs counting.
+  if (text.length > maxCodePoints) {
+    let codePoints = 0;
+    for (const _ of text) if (++codePoints > maxCodePoints) return false;
+  }
+  return countGraphemes(text) <= maxGraphemes;
 }
 
 /** C0/C1 control characters (newline and tab included) or lone surrogates, which no profile text needs. */

@@ -5,6 +5,7 @@ import { CreateAgentChat1795486700000 } from './1795486700000-CreateAgentChat';
 import { SessionUserSnapshot1795486800000 } from './1795486800000-SessionUserSnapshot';
 import { SessionsRevokedIndex1795486900000 } from './1795486900000-SessionsRevokedIndex';
 import { AgentChatOpenRunFunction1795487000000 } from './1795487000000-AgentChatOpenRunFunction';
+import { BioLength1795487100000 } from './1795487100000-BioLength';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works from
@@ -19,4 +20,5 @@ export const migrations: MixedList<Function> = [
   SessionUserSnapshot1795486800000,
   SessionsRevokedIndex1795486900000,
   AgentChatOpenRunFunction1795487000000,
+  BioLength1795487100000,
 ];

@@ -5,9 +5,10 @@ import type { Localized } from '../../../common/i18n/locale';
 import { msg } from '../../../common/http/validation';
 import {
   AVATAR_URL_MAX_LENGTH,
+  BIO_MAX_CODE_POINTS,
   BIO_MAX_GRAPHEMES,
   USERNAME_PATTERN,
-  countGraphemes,
+  fitsLength,
   hasControlCharacters,
   isHttpUrl,
 } from '../user-fields';
@@ -65,13 +66,18 @@ export class UpdateProfileDto {
     nullable: true,
     maxLength: BIO_MAX_GRAPHEMES,
     description:
-      'Trimmed; at most 200 characters as a person counts them (an emoji or a Chinese character is one); no control characters; null (or blank) clears it.',
+      `Trimmed; at most ${BIO_MAX_GRAPHEMES} characters as a person counts them (an emoji or a Chinese character is one) ` +
+      `and at most ${BIO_MAX_CODE_POINTS} Unicode code points; no control characters; null (or blank) clears it.`,
   })
   @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
   @IsOptional()
   @IsString()
   @CustomRule('noControlCharacters', (value) => typeof value === 'string' && !hasControlCharacters(value), BIO_CONTROL_MESSAGE)
-  @CustomRule('maxGraphemes', (value) => typeof value === 'string' && countGraphemes(value) <= BIO_MAX_GRAPHEMES, BIO_LENGTH_MESSAGE)
+  @CustomRule(
+    'maxLength',
+    (value) => typeof value === 'string' && fitsLength(value, BIO_MAX_GRAPHEMES, BIO_MAX_CODE_POINTS),
+    BIO_LENGTH_MESSAGE,
+  )
   bio?: string | null;
 }
 
