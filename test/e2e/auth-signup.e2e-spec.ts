@@ -247,6 +247,44 @@ describe('auth: signup with emailed codes', () => {
     expect((await signup({ username: pending.username, email: `third-${pending.email}` })).status).toBe(202);
   });
 
+  it('a signup holds its username whatever the address, so a username probe cannot tell a confirmed address from an unknown one', async () => {
+    const confirmed = await signUpAndLogin(t, mailbox);
+    const unknownEmail = `${uniqueName('unknown')}@example.test`;
+    // The probe: sign up a fresh name with the victim's address, then claim that name with one's own.
+    const answers = [];
+    for (const victim of [confirmed.user.email, unknownEmail]) {
+      const name = uniqueName('probe');
+      expect((await signup({ username: name, email: victim, password: 'probe-password' })).status).toBe(202);
+      const claim = await signup({ username: name.toUpperCase(), email: `${uniqueName('mine')}@example.test` });
+      answers.push({ status: claim.status, code: (claim.body as { code?: unknown }).code });
+    }
+    expect(answers).toEqual([
+      { status: 409, code: 'username_taken' },
+      { status: 409, code: 'username_taken' },
+    ]);
+
+    // The confirmed address got the notice, never a code; its held signup is the probe password's argon2id hash.
+    const notice = await mailbox.waitForNth(confirmed.user.email, 2);
+    expect(notice.text).toContain('有人尝试使用您的邮箱注册');
+    expect(notice.text).not.toMatch(/(?<![0-9])[0-9]{6}(?![0-9])/);
+    const held = await db.query<{ password_hash: string }[]>(
+      `SELECT password_hash FROM pending_signups WHERE email = $1 AND consumed_at IS NULL`,
+      [confirmed.user.email],
+    );
+    expect(held).toHaveLength(1);
+    expect(held[0]!.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+
+    // Resend queues no code for it (nothing at all, as for an unknown address), and nothing confirms it.
+    const queued = async (): Promise<number> =>
+      (await db.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM mail_outbox WHERE "to" = $1`, [confirmed.user.email]))[0]!.n;
+    const before = await queued();
+    expect((await post(RESEND, { email: confirmed.user.email })).status).toBe(204);
+    expect(await queued()).toBe(before);
+    expectProblem(await post(VERIFY, { email: confirmed.user.email, token: '000000' }), 401, 'invalid_otp');
+    expectProblem(await post(LOGIN, { email: confirmed.user.email, password: 'probe-password' }), 401, 'invalid_credentials');
+    expect((await post(LOGIN, { email: confirmed.user.email, password: confirmed.password })).status).toBe(200);
+  });
+
   it('50 parallel signups for one username: exactly one wins', async () => {
     const username = uniqueName('race');
     const results = await Promise.all(

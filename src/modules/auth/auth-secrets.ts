@@ -28,6 +28,14 @@ export class AuthSecrets {
     return createHmac('sha256', this.codeKey).update(`${pendingId}:${code}`).digest();
   }
 
+  /**
+   * A stored value where a code's HMAC goes that no code matches: 256 random bits, the HMAC of
+   * nothing. For a pending signup that only holds its username (a signup for a confirmed address).
+   */
+  unmatchableCodeHmac(): Buffer {
+    return secureRandomBytes(32);
+  }
+
   codeMatches(pendingId: string, code: string, stored: Buffer): boolean {
     const candidate = this.codeHmac(pendingId, code);
     return stored.length === candidate.length && timingSafeEqual(stored, candidate);

@@ -54,12 +54,15 @@ export class SignupService {
       await this.pending.lockUsername(m, input.username);
       await this.assertUsernameFree(m, input.username, email);
       await this.limits.consumeMail(email);
-      if (await this.users.findAuthRecordByEmail(email, m)) {
-        await this.outbox.enqueue(m, email, alreadyRegisteredMail(meta.locale), meta.requestId);
-        return;
-      }
+      const confirmed = (await this.users.findAuthRecordByEmail(email, m)) !== null;
       const id = randomUUID();
       const code = this.secrets.newCode();
+      // A confirmed address gets a pending row too, or its signup would leave the username free
+      // where any other address's holds it for 10 minutes, and a second signup claiming that name
+      // would tell which addresses have accounts. It is built like any other (the submitted
+      // password's argon2id hash included), but its code HMAC matches no code and none is mailed:
+      // verify cannot confirm it, resend mails nothing for a confirmed address, and housekeeping
+      // deletes it like any other expired signup.
       await this.pending.insert(
         m,
         {
@@ -67,12 +70,16 @@ export class SignupService {
           username: input.username,
           email,
           passwordHash,
-          codeHmac: this.secrets.codeHmac(id, code),
+          codeHmac: confirmed ? this.secrets.unmatchableCodeHmac() : this.secrets.codeHmac(id, code),
           locale: meta.locale,
           redirectTo: input.redirectTo,
         },
         this.config.auth.codeTtlSeconds,
       );
+      if (confirmed) {
+        await this.outbox.enqueue(m, email, alreadyRegisteredMail(meta.locale), meta.requestId);
+        return;
+      }
       await this.enqueueCode(
         m,
         { username: input.username, email, locale: meta.locale, redirect_to: input.redirectTo ?? null },
