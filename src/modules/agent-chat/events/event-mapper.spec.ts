@@ -242,6 +242,32 @@ describe('AgUiEventMapper', () => {
     expect(mapper.output).toBe('');
   });
 
+  it("gives an empty output when the last model message has no text, not an earlier message's", () => {
+    const streamed = run([
+      { kind: 'text_delta', message_id: 'm1', delta: 'Let me check.' },
+      { kind: 'model_message', message_id: 'm1', text: 'Let me check.', tool_calls: [{ id: 'c1', name: 'calculator', args: {} }] },
+      { kind: 'tool_result', tool_call_id: 'c1', tool_name: 'calculator', result: '42' },
+      { kind: 'model_message', message_id: 'm2', text: '', tool_calls: [] },
+    ]);
+    expect(streamed.output).toBe('');
+    expect(streamed.events.at(-1)).toEqual({ type: 'RUN_FINISHED', run_id: 'run-1', output: '' });
+    // Whole messages only (the JSON answer's model path): the same.
+    const whole = run([
+      { kind: 'model_message', message_id: 'm1', text: 'Let me check.', tool_calls: [{ id: 'c1', name: 'calculator', args: {} }] },
+      { kind: 'tool_result', tool_call_id: 'c1', tool_name: 'calculator', result: '42' },
+      { kind: 'model_message', message_id: 'm2', text: '', tool_calls: [] },
+    ]);
+    expect(whole.output).toBe('');
+  });
+
+  it('keeps the output of a last model message whose text was streamed before its final form', () => {
+    const { output } = run([
+      { kind: 'text_delta', message_id: 'm1', delta: 'Done' },
+      { kind: 'model_message', message_id: 'm1', text: 'Done', tool_calls: [] },
+    ]);
+    expect(output).toBe('Done');
+  });
+
   it('mergeDeltas merges consecutive deltas of one message without changing their concatenation', () => {
     const { events } = run([
       { kind: 'text_delta', message_id: 'm1', delta: 'a' },

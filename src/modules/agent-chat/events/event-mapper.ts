@@ -15,7 +15,8 @@ interface ToolCallState {
  * Turns the agent's stream into AG-UI events. Pure and synchronous: plain parts in, events out,
  * so every ordering rule is unit-tested without a model. Guarantees: every message and tool
  * call that was opened is closed before the terminal event; nothing follows RUN_FINISHED or
- * RUN_ERROR; the concatenated deltas of the last assistant text message equal `output`.
+ * RUN_ERROR; `output` is the concatenated deltas of the last assistant message, empty when that
+ * message has no text (never an earlier message's).
  */
 export class AgUiEventMapper {
   private openText: { id: string; text: string } | undefined;
@@ -24,6 +25,8 @@ export class AgUiEventMapper {
   private readonly toolCallsByKey = new Map<string, ToolCallState>();
   private readonly toolCallsById = new Map<string, ToolCallState>();
   private lastText = '';
+  /** The message `lastText` belongs to. */
+  private lastTextId: string | undefined;
   private terminated = false;
 
   constructor(
@@ -100,6 +103,7 @@ export class AgUiEventMapper {
       out.push(...this.closeText());
       this.openText = { id: messageId, text: '' };
       this.lastText = '';
+      this.lastTextId = messageId;
       out.push({ type: 'TEXT_MESSAGE_START', message_id: messageId, role: 'assistant' });
     }
     this.openText.text += delta;
@@ -169,6 +173,9 @@ export class AgUiEventMapper {
     }
     // Streamed calls the final message did not confirm are closed too: nothing stays open.
     for (const state of this.toolCallsByKey.values()) if (state.messageId === messageId) out.push(...this.endCall(state));
+    // This is now the last model message: one without text makes the output empty, whatever an
+    // earlier message said.
+    if (this.lastTextId !== messageId) this.clearOutput();
     return out;
   }
 
@@ -176,10 +183,8 @@ export class AgUiEventMapper {
   private abandon(messageId: string): AgUiEvent[] {
     this.abandonedIds.add(messageId);
     const out: AgUiEvent[] = [];
-    if (this.openText?.id === messageId) {
-      out.push(...this.closeText());
-      this.lastText = '';
-    }
+    if (this.openText?.id === messageId) out.push(...this.closeText());
+    if (this.lastTextId === messageId) this.clearOutput();
     this.closedTextIds.add(messageId);
     for (const state of this.toolCallsByKey.values()) {
       if (state.messageId !== messageId) continue;
@@ -187,6 +192,11 @@ export class AgUiEventMapper {
       state.ended = true; // also a call that never got its id and name: it is never started
     }
     return out;
+  }
+
+  private clearOutput(): void {
+    this.lastText = '';
+    this.lastTextId = undefined;
   }
 
   private track(id: string, key: string, name: string, messageId: string): ToolCallState {
