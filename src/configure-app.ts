@@ -89,6 +89,9 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     if (closing) void reply.header('connection', 'close');
     done(null, payload);
   });
+  // Bodies are JSON (CONTRACT.md): Fastify's built-in text/plain parser would hand a string to
+  // validation (a 422) instead of the 415 every other content type gets. No route reads text.
+  fastify.removeContentTypeParser('text/plain');
   // Body-parsing failures (bad JSON, 413, 415) reach ProblemFilter through Nest's own Fastify
   // error handler, which Nest installs when the routes are registered.
 

@@ -93,6 +93,14 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
       expectProblem(res, 415, 'unsupported_media_type');
     });
 
+    it('415 for a text/plain body, even one that is JSON', async () => {
+      const res = await request(t.url, 'POST', '/api/v1/__probe/echo', {
+        rawBody: '{"name":"abc","email":"a@b.co"}',
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+      });
+      expectProblem(res, 415, 'unsupported_media_type', '/api/v1/__probe/echo');
+    });
+
     it('422 with localized field errors, unknown fields rejected', async () => {
       const res = await request(t.url, 'POST', '/api/v1/__probe/echo', { body: { name: 'ab', email: 'nope', role: 'admin' } });
       const body = expectProblem(res, 422, 'validation_failed');
