@@ -1,8 +1,9 @@
-import { Logger } from '@nestjs/common';
 import { runCli } from '../../src/cli';
+import { AuditLog } from '../../src/common/logging/audit-log';
 import { randomIp, signUpAndLogin, uniqueName } from './support/auth';
-import { expectProblem, request } from './support/http';
+import { eventually, expectProblem, request } from './support/http';
 import { startMailbox, type Mailbox } from './support/mailbox';
+import { freePort, startServer } from './support/server-process';
 import { createTestApp, type TestApp } from './support/test-app';
 
 const LOOKUP = '/api/v1/auth/users';
@@ -74,7 +75,7 @@ describe('auth: roles, admin lookup and admin CLI', () => {
   it('GET /auth/users: exact, case-insensitive match for admins, audited; 404, 422, 403 and 401 otherwise', async () => {
     const admin = await signUpAndLogin(t, mailbox, { username: uniqueName('admin'), email: 'someone@example.test' });
     const target = await signUpAndLogin(t, mailbox);
-    const log = jest.spyOn(Logger.prototype, 'log');
+    const log = jest.spyOn(t.app.get(AuditLog), 'write');
     try {
       const found = await lookup(admin.accessToken, `?email=${encodeURIComponent(target.user.email.toUpperCase())}`, {
         'x-request-id': 'req-lookup-1',
@@ -118,6 +119,63 @@ describe('auth: roles, admin lookup and admin CLI', () => {
     );
     expect(forbidden.detail).toBe('无权限访问');
     expectProblem(await lookup(undefined, `?email=${encodeURIComponent(admin.user.email)}`), 401, 'unauthenticated');
+  });
+
+  it('with LOG_LEVEL=warn the audit line is still written, while access lines stay out', async () => {
+    const admin = await signUpAndLogin(t, mailbox); // made admin by the server's ADMIN_EMAILS below
+    const target = await signUpAndLogin(t, mailbox);
+    // The real process (src/main.ts) on this run's database and Redis, its stdout captured.
+    const port = await freePort();
+    const server = startServer(
+      {
+        DATABASE_URL: process.env.DATABASE_URL,
+        REDIS_URL: process.env.REDIS_URL,
+        REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX,
+        DB_MIGRATIONS_RUN: 'false',
+        MAIL_OUTBOX_LANE: uniqueName('audit'),
+        TRUST_PROXY: 'true',
+        ADMIN_EMAILS: admin.user.email,
+        LOG_LEVEL: 'warn',
+      },
+      port,
+    );
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await eventually(async () => (await request(url, 'GET', '/api/v1/health').catch(() => ({ status: 0 }))).status === 200, 30_000, 100);
+      const session = await request<{ access_token: string }>(url, 'POST', '/api/v1/auth/sessions', {
+        body: { email: admin.user.email, password: admin.password },
+        headers: { 'x-forwarded-for': randomIp() },
+      });
+      expect(session.status).toBe(200);
+      const found = await request(url, 'GET', `${LOOKUP}?email=${encodeURIComponent(target.user.email)}`, {
+        token: session.body.access_token,
+        headers: { 'x-forwarded-for': randomIp(), 'x-request-id': 'req-audit-warn' },
+      });
+      expect(found.status).toBe(200);
+      await eventually(() => server.stdout().includes('"request_id":"req-audit-warn"'), 5_000, 50);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    } finally {
+      if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    }
+    const lines = server
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown> & { level: number });
+    expect(lines.filter((l) => l.event === 'audit.user_lookup')).toEqual([
+      expect.objectContaining({
+        level: 30,
+        context: 'Audit',
+        actor_id: admin.user.id,
+        target_email: target.user.email,
+        target_id: target.user.id,
+        request_id: 'req-audit-warn',
+      }),
+    ]);
+    // Nothing else below warn, no access line in particular (all written by now: the process has exited).
+    expect(lines.filter((l) => l.level < 40 && l.event !== 'audit.user_lookup')).toEqual([]);
+    expect(lines.filter((l) => l.msg === 'request completed')).toEqual([]);
   });
 
   it("npm run cli -- grant-admin / revoke-admin change the role and close the user's sessions", async () => {

@@ -3,6 +3,7 @@ import { Logger, PinoLogger } from 'nestjs-pino';
 import pino from 'pino';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { AccessLog } from './access-log';
+import { AuditLog } from './audit-log';
 
 /** Paths never written to logs: credentials, codes and tokens, wherever they appear. */
 export const REDACTED_PATHS = [
@@ -59,7 +60,12 @@ class RootPinoLogger extends PinoLogger {
       useFactory: (root: pino.Logger) => new Logger(new RootPinoLogger(root), {}),
     },
     AccessLog,
+    {
+      provide: AuditLog,
+      inject: [ROOT_LOGGER, APP_CONFIG],
+      useFactory: (root: pino.Logger, config: AppConfig) => new AuditLog(root, config.log.level),
+    },
   ],
-  exports: [ROOT_LOGGER, Logger, AccessLog],
+  exports: [ROOT_LOGGER, Logger, AccessLog, AuditLog],
 })
 export class LoggingModule {}

@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { AuthUser } from '../../common/auth';
+import { AuditLog } from '../../common/logging/audit-log';
 import { UsersService } from '../users/users.service';
 import { authError } from './auth.errors';
 import type { UserAccountDto } from './dto/auth-requests.dto';
@@ -9,14 +10,15 @@ import { normalizeEmail } from '../users/user-fields';
 /** `GET /auth/users?email=` for admins: exact, case-insensitive (normalized, uniquely indexed column), audited. */
 @Injectable()
 export class AdminLookupService {
-  private readonly audit = new Logger('Audit');
-
-  constructor(private readonly users: UsersService) {}
+  constructor(
+    private readonly users: UsersService,
+    private readonly audit: AuditLog,
+  ) {}
 
   async findByEmail(caller: AuthUser, rawEmail: string, meta: RequestMeta): Promise<UserAccountDto> {
     const email = normalizeEmail(rawEmail);
     const account = await this.users.findAccountByEmail(email);
-    this.audit.log(
+    this.audit.write(
       {
         event: 'audit.user_lookup',
         actor_id: caller.id,
