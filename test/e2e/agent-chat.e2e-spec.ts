@@ -454,6 +454,48 @@ describe('agent chat (fake models)', () => {
     expect(events[1]?.data).toMatchObject({ code: 'model_error', error: 'The model answered with an error. Please try again.' });
   });
 
+  it('ends with RUN_ERROR, never RUN_FINISHED, when the finished run cannot be stored, and frees the session', async () => {
+    // A trigger refuses the run's closing statement (its assistant message), as a full disk or a
+    // lost connection would.
+    const marker = `unstorable ${randomUUID()}`;
+    const refuse = `test_refuse_${randomUUID().replace(/-/g, '')}`;
+    await db.query(`CREATE FUNCTION ${refuse}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by test'; END $$`);
+    await db.query(
+      `CREATE TRIGGER ${refuse} BEFORE INSERT ON agent_chat_messages FOR EACH ROW WHEN (NEW.content = '${marker}') EXECUTE FUNCTION ${refuse}()`,
+    );
+    try {
+      models.model = new FakeListChatModel({ responses: [marker] });
+      const sessionId = randomUUID();
+      const sse = await chat(
+        alice,
+        { message: 'store this', session_id: sessionId },
+        { accept: 'text/event-stream', 'accept-language': 'en' },
+      );
+      const events = parseSse(sse.text);
+      expect(events.map((e) => e.event)).not.toContain('RUN_FINISHED');
+      expect(events.slice(-2).map((e) => e.event)).toEqual(['TEXT_MESSAGE_END', 'RUN_ERROR']);
+      expect(events.at(-1)?.data).toEqual({
+        type: 'RUN_ERROR',
+        run_id: events[0]?.data.run_id,
+        code: 'internal_error',
+        error: 'An unexpected error occurred. Please try again later.',
+      });
+      expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'failed', error_code: 'internal_error' })]);
+      expect(await messagesOf(sessionId)).toEqual([{ role: 'user', content: 'store this' }]);
+
+      expectProblem(await chat(alice, { message: 'and as JSON', session_id: sessionId }), 500, 'internal_error');
+      expect((await runsOf(sessionId)).map((r) => r.status)).toEqual(['failed', 'failed']);
+
+      models.model = new FakeListChatModel({ responses: ['stored fine'] });
+      const next = await chat(alice, { message: 'next', session_id: sessionId });
+      expect(next.status).toBe(200);
+      expect(next.body.output).toBe('stored fine');
+    } finally {
+      await db.query(`DROP TRIGGER IF EXISTS ${refuse} ON agent_chat_messages`);
+      await db.query(`DROP FUNCTION IF EXISTS ${refuse}()`);
+    }
+  });
+
   it('answers 503 model_unavailable when the model server cannot be reached', async () => {
     models.model = fakeModel().alwaysThrow(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }));
     const sessionId = randomUUID();

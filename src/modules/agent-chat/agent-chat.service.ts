@@ -153,6 +153,7 @@ export class AgentChatService implements OnModuleInit, BeforeApplicationShutdown
     let errorCode: RunResult['errorCode'] = null;
 
     push(mapper.start());
+    let closing: AgUiEvent[];
     try {
       const parts = this.runner.run({
         history: trimHistory(run.history),
@@ -176,29 +177,69 @@ export class AgentChatService implements OnModuleInit, BeforeApplicationShutdown
         }
         push(mapper.push(part));
       }
-      push(mapper.finish());
+      closing = mapper.finish();
     } catch (error) {
       const failure = this.classify(error, controller.signal, run.runId);
       ({ status, errorCode } = failure);
-      push(mapper.fail(failure.errorCode, failureDetail(failure.errorCode, options.locale)));
+      closing = mapper.fail(failure.errorCode, failureDetail(failure.errorCode, options.locale));
     } finally {
       clearTimeout(timer);
       options.clientSignal?.removeEventListener('abort', onClientGone);
       controller.abort(); // stops anything still pending (a timed-out model call, a slow tool)
     }
 
-    const stored = mergeDeltas(events);
-    await this.repository.finishRun(run, {
-      status,
-      errorCode,
-      usage,
-      modelCalls,
-      toolCalls: executor.callCount,
-      firstEventAt,
-      messages: status === 'succeeded' ? messages : [],
-      events: stored,
-    });
+    // The run's last event goes out only once the run is stored: a client that was told
+    // RUN_FINISHED must find the answer in the session, and the session free for the next message.
+    const terminal = closing.pop();
+    if (terminal === undefined) throw new Error('the event mapper ended the run twice');
+    push(closing);
+    firstEventAt ??= new Date();
+    const stored = mergeDeltas([...events, terminal]);
+    try {
+      await this.repository.finishRun(run, {
+        status,
+        errorCode,
+        usage,
+        modelCalls,
+        toolCalls: executor.callCount,
+        firstEventAt,
+        messages: status === 'succeeded' ? messages : [],
+        events: stored,
+      });
+    } catch (error) {
+      return this.unrecorded(run, error, events, push, options.locale);
+    }
+    push([terminal]);
     return { sessionId: run.sessionId, runId: run.runId, status, errorCode, output: mapper.output, events: stored };
+  }
+
+  /**
+   * The run could not be stored: it ends in RUN_ERROR `internal_error` instead of its own last
+   * event, and one attempt marks it failed, so its session takes the next message at once (if
+   * that fails too, the stale-run sweep frees it later).
+   */
+  private async unrecorded(
+    run: OpenedRun,
+    error: unknown,
+    events: AgUiEvent[],
+    push: (batch: AgUiEvent[]) => void,
+    locale: Locale,
+  ): Promise<RunResult> {
+    this.logger.error({ err: error, runId: run.runId }, 'agent run could not be recorded');
+    try {
+      await this.repository.failRun(run, 'internal_error');
+    } catch (markError) {
+      this.logger.error({ err: markError, runId: run.runId }, 'agent run could not be marked failed');
+    }
+    push([{ type: 'RUN_ERROR', run_id: run.runId, error: failureDetail('internal_error', locale), code: 'internal_error' }]);
+    return {
+      sessionId: run.sessionId,
+      runId: run.runId,
+      status: 'failed',
+      errorCode: 'internal_error',
+      output: '',
+      events: mergeDeltas(events),
+    };
   }
 
   private classify(

@@ -215,6 +215,20 @@ export class AgentChatRepository {
     ]);
   }
 
+  /**
+   * Marks a run failed without its messages or events: the fallback when {@link finishRun}
+   * failed. A run already recorded (its closing statement committed after all) is left as it is.
+   */
+  async failRun(run: OpenedRun, errorCode: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE agent_chat_runs
+          SET status = 'failed', error_code = $2, finished_at = now(),
+              duration_ms = floor(extract(epoch FROM now() - started_at) * 1000)
+        WHERE id = $1 AND status = 'running'`,
+      [run.runId, errorCode],
+    );
+  }
+
   /** Marks runs a dead process left `running` as failed; returns how many. */
   async failStaleRuns(staleAfterMs: number): Promise<number> {
     const result: [unknown[], number] = await this.dataSource.query(
