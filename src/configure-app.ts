@@ -46,6 +46,10 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     // TRUST_PROXY=true: behind one ingress, whose appended X-Forwarded-For entry is the client.
     trustProxy: config.http.trustProxy ? trustImmediatePeer : false,
     bodyLimit: config.http.bodyLimitBytes,
+    // find-my-way's default (100) answered a 101-character username with 414 where 31 to 100 got
+    // the DTO's 422; 2048 matches the longest URL we accept anywhere (avatar_url). Longer ones are
+    // still 414, and a request line past Node's 16 KiB header limit is 431.
+    routerOptions: { maxParamLength: 2048 },
     genReqId: requestIdFor,
     requestIdHeader: false,
     // Idle keep-alive sockets are closed on shutdown; busy ones finish their request first.

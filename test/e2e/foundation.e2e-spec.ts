@@ -157,9 +157,14 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
       expect(res.text).not.toMatch(/SELECT|password_hash|users/);
     });
 
-    it('400 for a path with broken percent-encoding, 414 for an over-long path parameter', async () => {
+    it('400 for a path with broken percent-encoding; a long path parameter is validated (422), 414 only past 2048 characters', async () => {
+      const user = await createUser(t);
       expectProblem(await request(t.url, 'GET', '/api/v1/users/%E0%A4%A'), 400, 'bad_request');
-      expectProblem(await request(t.url, 'GET', `/api/v1/users/${'a'.repeat(150)}`), 414, 'uri_too_long');
+      for (const length of [101, 150, 2048]) {
+        const res = await request(t.url, 'GET', `/api/v1/users/${'a'.repeat(length)}`, { token: user.accessToken });
+        expect(expectProblem(res, 422, 'validation_failed').errors?.map((e) => e.field)).toEqual(['username']);
+      }
+      expectProblem(await request(t.url, 'GET', `/api/v1/users/${'a'.repeat(2049)}`, { token: user.accessToken }), 414, 'uri_too_long');
     });
 
     it('answers HTTP parser errors (bad header bytes, oversized headers) as problem+json on the raw socket', async () => {
