@@ -9,7 +9,7 @@ import { rawClientErrorResponse } from './common/errors/problem';
 import { sendProblem } from './common/errors/problem.filter';
 import { trustImmediatePeer } from './common/http/client-ip';
 import { requestIdFor } from './common/http/request-id';
-import { installSecurityHeaders } from './common/http/security-headers';
+import { API_SECURITY_HEADERS, installSecurityHeaders } from './common/http/security-headers';
 import { AccessLog, installAccessLog } from './common/logging/access-log';
 import { installPooledRandomValues } from './common/random/pooled-random-values';
 
@@ -31,7 +31,12 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
   const frameworkLogger = new NestLogger('Problem');
   return new FastifyAdapter({
     // Router-level failures (bad percent-encoding, over-long path parameter) answer problem+json too.
-    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendProblem(error, request, reply, frameworkLogger),
+    // Fastify answers them before any hook runs: the security headers are set here (the request id
+    // by sendProblem).
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      void reply.headers(API_SECURITY_HEADERS);
+      sendProblem(error, request, reply, frameworkLogger);
+    },
     // Failures of Node's HTTP parser happen before any request exists: answer on the raw socket.
     clientErrorHandler: (error, socket) => {
       if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;

@@ -177,6 +177,8 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
           socket.on('close', () => resolve(data));
           socket.on('error', reject);
         });
+      const headerOf = (response: string, name: string): string | undefined =>
+        new RegExp(`^${name}: (.*)$`, 'im').exec(response.slice(0, response.indexOf('\r\n\r\n')))?.[1]?.trim();
       const badHeader = await raw('GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n');
       expect(badHeader).toMatch(/^HTTP\/1\.1 400 /);
       expect(badHeader).toMatch(/content-type: application\/problem\+json/i);
@@ -184,6 +186,13 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
       const huge = await raw(`GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
       expect(huge).toMatch(/^HTTP\/1\.1 431 /);
       expect(JSON.parse(huge.slice(huge.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 431, code: 'headers_too_large' });
+      // No request could be read, so no caller id: a generated one, and the same security headers as any answer.
+      for (const response of [badHeader, huge]) {
+        expect(headerOf(response, 'x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+        for (const [name, value] of Object.entries(API_SECURITY_HEADERS))
+          expect({ name, value: headerOf(response, name) }).toEqual({ name, value });
+      }
+      expect(headerOf(badHeader, 'x-request-id')).not.toBe(headerOf(huge, 'x-request-id'));
     });
 
     it('503 when a dependency refuses connections', async () => {
@@ -203,6 +212,9 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
         await request(t.url, 'GET', '/api/v1/health'),
         await request(t.url, 'GET', '/api/v1/no-such-route'),
         await request(t.url, 'GET', '/api/docs-json'),
+        // Router failures are answered before any hook runs.
+        await request(t.url, 'GET', '/api/v1/users/%E0%A4%A'),
+        await request(t.url, 'GET', `/api/v1/users/${'a'.repeat(2049)}`),
       ]) {
         expect(headersOf(res, names)).toEqual({
           'cache-control': 'no-store',

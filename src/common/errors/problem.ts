@@ -1,7 +1,9 @@
 import { HttpException } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { isReleasedByConnectionLoss } from '../database/connection-loss';
+import { API_SECURITY_HEADERS } from '../http/security-headers';
 import { negotiateLocale, type Locale } from '../i18n/locale';
 import { commonError, type CommonErrorCode } from './common-errors';
 import { DomainError } from './domain-error';
@@ -150,15 +152,20 @@ export function isDependencyOutage(error: unknown): boolean {
 /**
  * A complete HTTP/1.1 response for errors Node's parser raises before any request object exists
  * (bad header bytes, bad Content-Length, oversized headers): still problem+json, in zh-CN since
- * no header could be read.
+ * no header could be read, with a fresh request id (the caller's could not be read either) and
+ * the security headers every other answer gets from our hooks, which never run for it.
  */
 export function rawClientErrorResponse(error: unknown): string {
   const code = (error as { code?: unknown }).code;
   const mapped = typeof code === 'string' ? FASTIFY_CODES[code] : undefined;
   const { body } = toProblem(commonError(mapped ?? 'bad_request'), { url: '', headers: {} });
   const json = JSON.stringify(body);
+  const headers = { 'x-request-id': randomUUID(), ...API_SECURITY_HEADERS };
   return (
     `HTTP/1.1 ${body.status} ${body.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+    Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('') +
     `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`
   );
 }
