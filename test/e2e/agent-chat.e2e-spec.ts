@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { AgentChatService } from '../../src/modules/agent-chat/agent-chat.service';
 import {
   AIMessage,
   fakeModel,
@@ -10,6 +9,8 @@ import {
   ScriptedStreamModel,
   SwitchableModelFactory,
 } from '../../src/modules/agent-chat/llm/testing';
+import { STALE_RUN_SWEEP_LOCK } from '../../src/modules/agent-chat/persistence/agent-chat.repository';
+import { STALE_RUN_SWEEP_INTERVAL_MS, StaleRunSweeper } from '../../src/modules/agent-chat/stale-run-sweeper';
 import { overrideModel, parseSse } from './agent-chat.fixtures';
 import { eventually, expectProblem, request } from './support/http';
 import { createTestApp, type TestApp } from './support/test-app';
@@ -58,6 +59,18 @@ describe('agent chat (fake models)', () => {
       [runId, sessionId, alice.id, startedAgo],
     );
     return { sessionId, runId };
+  };
+  /** Runs `action` while a connection of its own holds the stale-run sweep's lock, as a replica sweeping. */
+  const withSweepHeld = async (action: () => Promise<void>): Promise<void> => {
+    const other = new Client({ connectionString: t.config.database.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [STALE_RUN_SWEEP_LOCK]);
+      await action();
+    } finally {
+      await other.end(); // ends the transaction, and so the lock, with the connection
+    }
   };
   const messagesOf = async (sessionId: string) =>
     db.query<{ role: string; content: string }[]>(`SELECT role, content FROM agent_chat_messages WHERE session_id = $1 ORDER BY seq`, [
@@ -505,14 +518,19 @@ describe('agent chat (fake models)', () => {
 
   it('marks runs left running by a crashed process as failed at start-up', async () => {
     const { sessionId } = await sessionWithRunningRun('10 minutes');
-    await t.app.get(AgentChatService).onModuleInit();
+    const { sessionId: recent } = await sessionWithRunningRun('5 seconds');
+    await t.app.get(StaleRunSweeper).onApplicationBootstrap(); // again: its timer is already running
     expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'failed', error_code: 'interrupted' })]);
+    expect(await runsOf(recent)).toEqual([expect.objectContaining({ status: 'running' })]); // may still be going elsewhere
   });
 
   it('fails a run a dead process left running when its owner writes in the session again; nobody else can', async () => {
     const { sessionId, runId: staleRunId } = await sessionWithRunningRun('10 minutes');
-    expectProblem(await chat(bob, { message: 'let me in', session_id: sessionId }), 404, 'session_not_found');
-    expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'running' })]);
+    // The periodic sweep (any test app's) must not get there first: it is held as another replica would.
+    await withSweepHeld(async () => {
+      expectProblem(await chat(bob, { message: 'let me in', session_id: sessionId }), 404, 'session_not_found');
+      expect(await runsOf(sessionId)).toEqual([expect.objectContaining({ status: 'running' })]);
+    });
 
     models.model = new FakeListChatModel({ responses: ['back again'] });
     const res = await chat(alice, { message: 'still there?', session_id: sessionId });
@@ -602,5 +620,69 @@ describe('agent chat (fake models)', () => {
     expectProblem(await request(t.url, 'GET', '/api/v1/agent-chats?limit=0', { token: carol.accessToken }), 422, 'validation_failed');
     expectProblem(await request(t.url, 'GET', '/api/v1/agent-chats?cursor=bogus', { token: carol.accessToken }), 422, 'validation_failed');
     expectProblem(await request(t.url, 'GET', '/api/v1/agent-chats/not-a-uuid', { token: carol.accessToken }), 422, 'validation_failed');
+  });
+});
+
+describe('agent chat stale-run sweep', () => {
+  const models = new SwitchableModelFactory();
+  let t: TestApp;
+  let db: DataSource;
+  let user: TestUser;
+
+  beforeAll(async () => {
+    // A sweep every 100 ms instead of every minute; otherwise the app as deployed.
+    t = await createTestApp(
+      {},
+      { override: (b) => overrideModel(models).override(b).overrideProvider(STALE_RUN_SWEEP_INTERVAL_MS).useValue(100) },
+    );
+    db = t.app.get(DataSource);
+    user = await createUser(t);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const runWith = async (startedAgo: string): Promise<string> => {
+    const sessionId = randomUUID();
+    const runId = randomUUID();
+    await db.query(`INSERT INTO agent_chat_sessions (id, user_id, title) VALUES ($1, $2, 'left running')`, [sessionId, user.id]);
+    await db.query(
+      `INSERT INTO agent_chat_runs (id, session_id, user_id, status, provider, model, started_at) VALUES ($1, $2, $3, 'running', 'fake', 'x', now() - $4::interval)`,
+      [runId, sessionId, user.id, startedAgo],
+    );
+    return runId;
+  };
+  const runOf = async (runId: string) =>
+    (
+      await db.query<{ status: string; error_code: string | null }[]>(`SELECT status, error_code FROM agent_chat_runs WHERE id = $1`, [
+        runId,
+      ])
+    )[0];
+
+  it('marks a run a crashed process left running failed while the app runs, not only at start-up', async () => {
+    // Beyond the threshold (run timeout + 30 s: 90 s) after the app started, as a pod that
+    // restarted within seconds leaves its runs.
+    const stale = await runWith('91 seconds');
+    const live = await runWith('80 seconds');
+    await eventually(async () => (await runOf(stale))?.status === 'failed');
+    expect(await runOf(stale)).toEqual({ status: 'failed', error_code: 'interrupted' });
+    expect(await runOf(live)).toEqual({ status: 'running', error_code: null });
+  });
+
+  it('leaves the sweep to the replica that holds it', async () => {
+    const sweeper = t.app.get(StaleRunSweeper);
+    const other = new Client({ connectionString: t.config.database.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [STALE_RUN_SWEEP_LOCK]);
+      const stale = await runWith('10 minutes');
+      expect(await sweeper.sweep()).toBeNull();
+      expect(await runOf(stale)).toMatchObject({ status: 'running' });
+      await other.query('COMMIT');
+      await eventually(async () => (await runOf(stale))?.status === 'failed');
+    } finally {
+      await other.end();
+    }
   });
 });

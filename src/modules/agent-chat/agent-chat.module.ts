@@ -13,6 +13,7 @@ import { ChatMessageEntity } from './persistence/chat-message.entity';
 import { ChatRunEventEntity } from './persistence/chat-run-event.entity';
 import { ChatRunEntity } from './persistence/chat-run.entity';
 import { ChatSessionEntity } from './persistence/chat-session.entity';
+import { DEFAULT_STALE_RUN_SWEEP_INTERVAL_MS, STALE_RUN_SWEEP_INTERVAL_MS, StaleRunSweeper } from './stale-run-sweeper';
 import { AgentToolRegistry } from './tools/tool-registry';
 
 /**
@@ -31,6 +32,8 @@ import { AgentToolRegistry } from './tools/tool-registry';
     ChatModelFactory,
     AgentToolRegistry,
     AgentRunRateLimitGuard,
+    StaleRunSweeper,
+    { provide: STALE_RUN_SWEEP_INTERVAL_MS, useValue: DEFAULT_STALE_RUN_SWEEP_INTERVAL_MS },
   ],
 })
 export class AgentChatModule {}

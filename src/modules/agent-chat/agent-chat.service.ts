@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import type { AuthUser } from '../../common/auth';
 import { InjectConfig, type AppConfig } from '../../common/config';
 import { commonError } from '../../common/errors/common-errors';
@@ -13,6 +13,7 @@ import { AgentRunner } from './llm/agent-runner';
 import { ModelFailure } from './llm/model-failure';
 import { AgentChatRepository, type NewMessage, type OpenedRun } from './persistence/agent-chat.repository';
 import type { RunStatus } from './persistence/chat-run.entity';
+import { staleRunAfterMs } from './stale-run-sweeper';
 import { AgentToolRegistry } from './tools/tool-registry';
 import { ToolExecutor } from './tools/tool-executor';
 
@@ -48,7 +49,7 @@ class ClientGone extends Error {}
 class ShuttingDown extends Error {}
 
 @Injectable()
-export class AgentChatService implements OnModuleInit, BeforeApplicationShutdown {
+export class AgentChatService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('AgentChat');
   /** Runs in flight in this process, so a shutdown can end them as `aborted` instead of waiting. */
   private readonly active = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
@@ -59,21 +60,6 @@ export class AgentChatService implements OnModuleInit, BeforeApplicationShutdown
     private readonly runner: AgentRunner,
     private readonly tools: AgentToolRegistry,
   ) {}
-
-  /** A run cannot outlive its timeout; one still `running` well after it died with its process. */
-  private get staleAfterMs(): number {
-    return this.config.llm.runTimeoutMs + 30_000;
-  }
-
-  async onModuleInit(): Promise<void> {
-    try {
-      const count = await this.repository.failStaleRuns(this.staleAfterMs);
-      if (count > 0) this.logger.warn(`marked ${count} interrupted agent run(s) as failed`);
-    } catch (error) {
-      // Start-up must not depend on this sweep; each session also sweeps its own stale run.
-      this.logger.warn({ err: error }, 'could not sweep interrupted agent runs');
-    }
-  }
 
   /**
    * SIGTERM: before the HTTP server waits for in-flight requests, abort every run of this process
@@ -98,7 +84,7 @@ export class AgentChatService implements OnModuleInit, BeforeApplicationShutdown
       message,
       provider: model.provider,
       model: model.model,
-      staleAfterMs: this.staleAfterMs,
+      staleAfterMs: staleRunAfterMs(this.config),
     });
   }
 

@@ -101,6 +101,8 @@ const OPEN_RUN_IN_NEW_SESSION = preparedStatement(
 const OPEN_RUN_IN_SESSION = preparedStatement(
   `SELECT role, content, tool_calls, tool_call_id, tool_name FROM agent_chat_open_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 );
+/** The advisory lock (its `hashtext`) that lets one replica at a time sweep stale runs. */
+export const STALE_RUN_SWEEP_LOCK = 'runtime-api/agent-chat-stale-runs';
 /** Raised by `agent_chat_open_run` for a session that belongs to someone else. */
 const SESSION_NOT_OWNED = 'RA404';
 const FINISH_RUN = preparedStatement(
@@ -229,14 +231,25 @@ export class AgentChatRepository {
     );
   }
 
-  /** Marks runs a dead process left `running` as failed; returns how many. */
-  async failStaleRuns(staleAfterMs: number): Promise<number> {
-    const result: [unknown[], number] = await this.dataSource.query(
-      `UPDATE agent_chat_runs SET status = 'failed', error_code = 'interrupted', finished_at = now()
-       WHERE status = 'running' AND started_at < now() - make_interval(secs => $1)`,
-      [staleAfterMs / 1000],
+  /**
+   * Marks runs a dead process left `running` as failed; returns how many, or `null` when another
+   * replica is doing it (it holds {@link STALE_RUN_SWEEP_LOCK}). One statement, so the
+   * transaction-scoped lock lasts exactly as long as its update.
+   */
+  async failStaleRuns(staleAfterMs: number): Promise<number | null> {
+    const [row] = await this.dataSource.query<{ locked: boolean; swept: number }[]>(
+      `WITH lock AS MATERIALIZED (
+         SELECT pg_try_advisory_xact_lock(hashtext($2)) AS locked
+       ), swept AS (
+         UPDATE agent_chat_runs SET status = 'failed', error_code = 'interrupted', finished_at = now()
+           FROM lock
+          WHERE lock.locked AND status = 'running' AND started_at < now() - make_interval(secs => $1)
+         RETURNING 1
+       )
+       SELECT lock.locked, (SELECT count(*) FROM swept)::int AS swept FROM lock`,
+      [staleAfterMs / 1000, STALE_RUN_SWEEP_LOCK],
     );
-    return result[1];
+    return row?.locked ? row.swept : null;
   }
 
   async findRun(runId: string): Promise<ChatRunEntity | null> {
