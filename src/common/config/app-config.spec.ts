@@ -54,6 +54,25 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reports invalid values and missing production settings together, one line each', () => {
+    expect(problemsOf({ NODE_ENV: 'production', PORT: 'abc' })).toEqual([
+      'PORT must be a number',
+      'JWT_SECRET is required in production (at least 32 random characters)',
+      'SMTP_URL is required in production (e.g. smtp://user:pass@host:587)',
+      'LLM_PROVIDER is required in production (openai, or offline to run the built-in demo model deliberately)',
+    ]);
+    // An invalid value is reported as invalid, not also as missing; the checks on valid ones still run.
+    expect(
+      problemsOf({ ...production, SMTP_URL: 'http://mail', LLM_PROVIDER: 'openai', JWT_SECRET: 'short', ADMIN_EMAILS: 'nobody' }),
+    ).toEqual([
+      'SMTP_URL must be a URL starting with smtp:// or smtps://',
+      'JWT_SECRET must be at least 32 characters long',
+      'LLM_MODEL is required when LLM_PROVIDER=openai',
+      'ADMIN_EMAILS: "nobody" is not an email address',
+    ]);
+    expect(problemsOf({ ...production, LLM_PROVIDER: 'gpt' })).toEqual(['LLM_PROVIDER must be one of offline, openai, fake']);
+  });
+
   it('rejects weak or invalid values in every environment', () => {
     const problems = problemsOf({
       JWT_SECRET: 'short',

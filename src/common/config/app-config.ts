@@ -188,47 +188,51 @@ export function loadConfig(env: Env): AppConfig {
       const key = issue.path.join('.');
       problems.push(issue.message.startsWith(key) ? issue.message : `${key}: ${issue.message}`);
     }
-    throw new ConfigError(problems);
   }
-  const e = parsed.data;
-  const isProduction = e.NODE_ENV === 'production';
+  // The checks below run even when some value is invalid, on the values that are valid, so an
+  // operator sees every problem at once. "Required" means absent: an invalid value is reported
+  // above as invalid, not also as missing.
+  const v = parsed.success ? parsed.data : validValues(cleaned);
+  const isSet = (name: keyof Parsed): boolean => cleaned[name] !== undefined;
+  const isProduction = v.NODE_ENV === 'production';
 
-  if (e.JWT_SECRET !== undefined && e.JWT_SECRET.length < 32) {
+  if (v.JWT_SECRET !== undefined && v.JWT_SECRET.length < 32) {
     problems.push('JWT_SECRET must be at least 32 characters long');
-  } else if (e.JWT_SECRET === DEV_JWT_SECRET && isProduction) {
+  } else if (v.JWT_SECRET === DEV_JWT_SECRET && isProduction) {
     problems.push('JWT_SECRET must not be the development default in production');
   }
-  if (isProduction && e.JWT_SECRET === undefined) {
+  if (isProduction && !isSet('JWT_SECRET')) {
     problems.push('JWT_SECRET is required in production (at least 32 random characters)');
   }
-  if (isProduction && e.SMTP_URL === undefined) {
+  if (isProduction && !isSet('SMTP_URL')) {
     problems.push('SMTP_URL is required in production (e.g. smtp://user:pass@host:587)');
   }
-  if (isProduction && e.LLM_PROVIDER === undefined) {
+  if (isProduction && !isSet('LLM_PROVIDER')) {
     problems.push('LLM_PROVIDER is required in production (openai, or offline to run the built-in demo model deliberately)');
   }
-  if (isProduction && e.LLM_PROVIDER === 'fake') {
+  if (isProduction && v.LLM_PROVIDER === 'fake') {
     problems.push('LLM_PROVIDER=fake is for tests only and is refused in production');
   }
-  if (e.LLM_PROVIDER === 'openai' && e.LLM_MODEL === undefined) {
+  if (v.LLM_PROVIDER === 'openai' && !isSet('LLM_MODEL')) {
     problems.push('LLM_MODEL is required when LLM_PROVIDER=openai');
   }
 
-  const adminEmails = list(e.ADMIN_EMAILS).map((s) => s.toLowerCase());
+  const adminEmails = list(v.ADMIN_EMAILS).map((s) => s.toLowerCase());
   for (const email of adminEmails) {
     if (!z.email().safeParse(email).success) problems.push(`ADMIN_EMAILS: "${email}" is not an email address`);
   }
-  const redirectAllowlist = list(e.REDIRECT_ALLOWLIST).map((s) => s.replace(/\/$/, ''));
+  const redirectAllowlist = list(v.REDIRECT_ALLOWLIST).map((s) => s.replace(/\/$/, ''));
   for (const o of redirectAllowlist) {
     if (!origin('REDIRECT_ALLOWLIST').safeParse(o).success)
       problems.push(`REDIRECT_ALLOWLIST: "${o}" is not an origin such as https://app.example.com`);
   }
-  const corsOrigins = list(e.CORS_ORIGINS).map((s) => s.replace(/\/$/, ''));
+  const corsOrigins = list(v.CORS_ORIGINS).map((s) => s.replace(/\/$/, ''));
   for (const o of corsOrigins) {
     if (!origin('CORS_ORIGINS').safeParse(o).success)
       problems.push(`CORS_ORIGINS: "${o}" is not an origin such as https://app.example.com`);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
 
   return deepFreeze({
     env: e.NODE_ENV,
@@ -287,6 +291,18 @@ export function loadConfig(env: Env): AppConfig {
       sseHeartbeatMs: e.AGENT_SSE_HEARTBEAT_MS,
     },
   });
+}
+
+type Parsed = z.infer<typeof schema>;
+
+/** Each variable on its own: the valid ones (with their defaults), when the whole did not parse. */
+function validValues(env: Env): Partial<Parsed> {
+  const values: Partial<Record<keyof Parsed, unknown>> = {};
+  for (const [name, field] of Object.entries(schema.shape)) {
+    const result = field.safeParse(env[name]);
+    if (result.success) values[name as keyof Parsed] = result.data;
+  }
+  return values as Partial<Parsed>;
 }
 
 /** Reads `process.env`: the single sanctioned access point. */
