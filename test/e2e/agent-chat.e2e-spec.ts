@@ -156,6 +156,49 @@ describe('agent chat (fake models)', () => {
     });
   });
 
+  it('answers a call of a tool the model made up, with a name and id longer than the columns hold, and stores the run', async () => {
+    const name = 'x'.repeat(100);
+    const id = `call_${'i'.repeat(200)}`;
+    models.model = fakeModel()
+      .respondWithTools([{ name, args: {}, id }])
+      .respond(new AIMessage('No such tool, sorry.'));
+    const res = await chat(alice, { message: 'use your secret tool' });
+    expect(res.status).toBe(200);
+    expect(res.body.output).toBe('No such tool, sorry.');
+    const start = res.body.events.find((e) => e.type === 'TOOL_CALL_START');
+    const result = res.body.events.find((e) => e.type === 'TOOL_CALL_RESULT');
+    expect(String(start?.tool_name).length).toBeLessThanOrEqual(64);
+    expect(String(start?.tool_call_id).length).toBeLessThanOrEqual(128);
+    expect(result).toEqual({
+      type: 'TOOL_CALL_RESULT',
+      tool_call_id: start?.tool_call_id,
+      tool_name: start?.tool_name,
+      result: expect.any(String),
+      error: 'unknown_tool',
+    });
+    expect((await runsOf(res.body.session_id))[0]).toMatchObject({ status: 'succeeded', tool_calls: 1 });
+    const stored = await db.query<{ role: string; tool_call_id: string | null; tool_name: string | null }[]>(
+      `SELECT role, tool_call_id, tool_name FROM agent_chat_messages WHERE session_id = $1 ORDER BY seq`,
+      [res.body.session_id],
+    );
+    expect(stored.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+    expect(stored[2]).toEqual({ role: 'tool', tool_call_id: start?.tool_call_id, tool_name: start?.tool_name });
+  });
+
+  it('counts calls with invalid arguments toward the budget, as every other call', async () => {
+    models.model = fakeModel()
+      .respondWithTools([{ name: 'calculator', args: { expression: 42 }, id: 'bad_args' }])
+      .respond(new AIMessage('That did not work.'));
+    const res = await chat(alice, { message: 'compute something odd' });
+    expect(res.status).toBe(200);
+    expect(res.body.events.find((e) => e.type === 'TOOL_CALL_RESULT')).toMatchObject({
+      tool_call_id: 'bad_args',
+      tool_name: 'calculator',
+      error: 'invalid_input',
+    });
+    expect((await runsOf(res.body.session_id))[0]).toMatchObject({ status: 'succeeded', tool_calls: 1 });
+  });
+
   it('continues a session: the second run sees the first exchange', async () => {
     models.model = new FakeListChatModel({ responses: ['Noted: blue.'] });
     const first = await chat(alice, { message: 'My favourite colour is blue.' });

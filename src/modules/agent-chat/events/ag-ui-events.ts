@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The run's events: AG-UI protocol `type` names, the routes document's snake_case fields
  * (CONTRACT.md "Agent chat"), plus `tool_call_id` and `session_id` on RUN_STARTED.
@@ -65,4 +67,19 @@ export interface TokenUsage {
   readonly input_tokens: number;
   readonly output_tokens: number;
   readonly total_tokens: number;
+}
+
+/** Longest tool name and tool call id the run log stores (agent_chat_messages.tool_name, .tool_call_id). */
+export const MAX_TOOL_NAME_LENGTH = 64;
+export const MAX_TOOL_CALL_ID_LENGTH = 128;
+
+/**
+ * A model-supplied tool name or call id cut to `max` characters, so a model that invents a long
+ * one cannot make its run unstorable. A cut value ends with a hash of the whole, so two values
+ * that differ only past the cut stay apart (and one value always cuts the same way, which keeps
+ * a call paired with its result).
+ */
+export function boundModelText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max - 9)}~${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
 }

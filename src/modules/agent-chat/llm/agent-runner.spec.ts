@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync } from 'node:child_process';
+import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { AIMessage, ToolMessage } from '@langchain/core/messages';
 import { z } from 'zod';
@@ -163,6 +164,59 @@ describe('AgentRunner', () => {
       result: 'Tool calculator failed: division by zero.',
       error: 'invalid_input',
     });
+  });
+
+  it('counts and audits calls of unknown tools and calls with invalid arguments, as every call', async () => {
+    const audit = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    try {
+      const signal = new AbortController().signal;
+      const executor = new ToolExecutor({ user, runId: 'r1', signal }, { timeoutMs: 1000, maxToolCalls: 2 });
+      const model = fakeModel()
+        .respondWithTools([
+          { name: 'no_such_tool', args: {}, id: 'c1' },
+          { name: 'calculator', args: { expression: 42 }, id: 'c2' },
+        ])
+        .respondWithTools([{ name: 'calculator', args: { expression: '1 + 1' }, id: 'c3' }])
+        .respond(new AIMessage('done'));
+      const parts = await collect(runnerFor(model), 'x', { executor, signal });
+      const results = parts.filter((p) => p.kind === 'tool_result');
+      expect(results.map((p) => (p.kind === 'tool_result' ? [p.tool_call_id, p.tool_name, p.error] : []))).toEqual([
+        ['c1', 'no_such_tool', 'unknown_tool'],
+        ['c2', 'calculator', 'invalid_input'],
+        ['c3', 'calculator', 'tool_call_limit'], // the budget (2) went to the first two
+      ]);
+      expect(executor.callCount).toBe(2);
+      const lines = audit.mock.calls.map(([line]) => line as { event?: string; tool?: string; outcome?: string });
+      const audited = lines.filter((l) => l.event === 'agent_tool_call').map((l) => `${l.tool}:${l.outcome}`);
+      expect(audited.sort()).toEqual(['calculator:invalid_input', 'calculator:tool_call_limit', 'no_such_tool:unknown_tool']);
+    } finally {
+      audit.mockRestore();
+    }
+  });
+
+  it('bounds tool names and call ids a model made up to what the run log stores (64 and 128 characters)', async () => {
+    const name = 'n'.repeat(100);
+    const id = 'i'.repeat(300);
+    const model = fakeModel()
+      .respondWithTools([{ name, args: {}, id }])
+      .respond(new AIMessage('done'));
+    const parts = await collect(runnerFor(model), 'x');
+    const call = parts[0]?.kind === 'model_message' ? parts[0].tool_calls[0] : undefined;
+    const result = parts[1];
+    expect(call?.name).toHaveLength(64);
+    expect(call?.id).toHaveLength(128);
+    expect(call?.name.startsWith('n'.repeat(50))).toBe(true);
+    expect(result).toMatchObject({ kind: 'tool_result', tool_call_id: call?.id, tool_name: call?.name, error: 'unknown_tool' });
+    // Two made-up names that differ only past the limit stay apart.
+    const other = await collect(
+      runnerFor(
+        fakeModel()
+          .respondWithTools([{ name: `${'n'.repeat(99)}m`, args: {}, id: 'c' }])
+          .respond(new AIMessage('done')),
+      ),
+      'x',
+    );
+    expect(other[0]?.kind === 'model_message' ? other[0].tool_calls[0]?.name : undefined).not.toBe(call?.name);
   });
 
   it('compiles one agent per model, tool list and prompt, and rebuilds none for later runs', async () => {

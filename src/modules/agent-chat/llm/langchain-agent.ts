@@ -6,7 +6,14 @@ import { Runnable } from '@langchain/core/runnables';
 import { AsyncLocalStorageProviderSingleton } from '@langchain/core/singletons';
 import { tool, type StructuredToolInterface } from '@langchain/core/tools';
 import { createAgent, createMiddleware } from 'langchain';
-import type { AgentStreamPart, CompletedToolCall, TokenUsage } from '../events/ag-ui-events';
+import {
+  boundModelText,
+  MAX_TOOL_CALL_ID_LENGTH,
+  MAX_TOOL_NAME_LENGTH,
+  type AgentStreamPart,
+  type CompletedToolCall,
+  type TokenUsage,
+} from '../events/ag-ui-events';
 import type { HistoryMessage } from '../history/history-message';
 import type { AgentToolDefinition } from '../tools/agent-tool';
 import type { AgentRunInput } from './agent-runner';
@@ -62,8 +69,8 @@ export async function* runAgent(model: BaseChatModel, input: AgentRunInput): Asy
             kind: 'tool_call_delta',
             message_id: id,
             index: chunk.index ?? 0,
-            ...(chunk.id ? { tool_call_id: chunk.id } : {}),
-            ...(chunk.name ? { tool_name: chunk.name } : {}),
+            ...(chunk.id ? { tool_call_id: boundedCallId(chunk.id) } : {}),
+            ...(chunk.name ? { tool_name: boundedName(chunk.name) } : {}),
             args_delta: chunk.args ?? '',
           };
         }
@@ -159,7 +166,7 @@ export function agentFor(model: BaseChatModel, tools: readonly AgentToolDefiniti
 }
 
 function compileAgent(model: BaseChatModel, tools: readonly AgentToolDefinition[], systemPrompt: string) {
-  return createAgent({ model, tools: tools.map(toLangChainTool), systemPrompt, middleware: [runLimits] });
+  return createAgent({ model, tools: tools.map(toLangChainTool), systemPrompt, middleware: [runLimits, runTools] });
 }
 
 function scopeOf(runtime: { context?: unknown } | undefined): RunScope {
@@ -217,6 +224,34 @@ const runLimits = createMiddleware({
   },
 });
 
+/**
+ * Every tool call of the run goes through the run's executor (budget, argument check, timeout,
+ * output cap, audit line), a call of a tool the run does not offer included: LangChain's handler,
+ * which would answer those two itself (unknown name, arguments its schema refuses) past the budget
+ * and the audit, is not called.
+ */
+const runTools = createMiddleware({
+  name: 'RunTools',
+  wrapToolCall: async (request) => {
+    const { input } = scopeOf(request.runtime);
+    const { toolCall } = request;
+    const def = input.tools.find((t) => t.name === toolCall.name);
+    const outcome = def
+      ? await input.executor.execute(def, toolCall.args)
+      : await input.executor.executeUnknown(
+          boundModelText(toolCall.name, MAX_TOOL_NAME_LENGTH),
+          input.tools.map((t) => t.name),
+        );
+    return new ToolMessage({
+      content: outcome.content,
+      tool_call_id: toolCall.id ?? '',
+      name: def?.name ?? toolCall.name,
+      status: outcome.error ? 'error' : 'success',
+      artifact: outcome.error ? { error: outcome.error } : undefined,
+    });
+  },
+});
+
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -225,18 +260,14 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Our tool definition as a LangChain tool; the run's executor adds budget, timeout, cap and audit. */
+/**
+ * Our tool definition as a LangChain tool: what the model is offered (name, description, schema).
+ * Its calls are run by {@link runTools}, never by LangChain, so its own function is never called.
+ */
 function toLangChainTool(def: AgentToolDefinition): StructuredToolInterface {
   return tool(
-    async (args: unknown, config: { toolCall?: { id?: string }; context?: unknown }) => {
-      const outcome = await scopeOf(config).input.executor.execute(def, args);
-      return new ToolMessage({
-        content: outcome.content,
-        tool_call_id: config.toolCall?.id ?? '',
-        name: def.name,
-        status: outcome.error ? 'error' : 'success',
-        artifact: outcome.error ? { error: outcome.error } : undefined,
-      });
+    () => {
+      throw new Error(`tool ${def.name} is run by the RunTools middleware`);
     },
     { name: def.name, description: def.description, schema: def.schema },
   ) as StructuredToolInterface;
@@ -268,7 +299,16 @@ function updatedMessages(payload: unknown): BaseMessage[] {
 }
 
 function toolCallsOf(message: AIMessage): CompletedToolCall[] {
-  return (message.tool_calls ?? []).map((c) => ({ id: c.id ?? randomUUID(), name: c.name, args: c.args }));
+  return (message.tool_calls ?? []).map((c) => ({ id: boundedCallId(c.id ?? randomUUID()), name: boundedName(c.name), args: c.args }));
+}
+
+/** Names and ids come from the model: bounded wherever they leave this file (events, storage). */
+function boundedName(name: string): string {
+  return boundModelText(name, MAX_TOOL_NAME_LENGTH);
+}
+
+function boundedCallId(id: string): string {
+  return boundModelText(id, MAX_TOOL_CALL_ID_LENGTH);
 }
 
 function usageOf(message: AIMessage): { usage?: TokenUsage } {
@@ -277,18 +317,19 @@ function usageOf(message: AIMessage): { usage?: TokenUsage } {
 }
 
 function toolResult(message: ToolMessage): AgentStreamPart {
-  const name = message.name ?? 'tool';
+  const name = boundedName(message.name ?? 'tool');
+  const toolCallId = boundedCallId(message.tool_call_id);
   const ours = (message.artifact as { error?: string } | undefined)?.error;
   const content = typeof message.content === 'string' ? message.content : message.text;
   if (message.status === 'error' && ours === undefined) {
-    // An error LangChain produced itself (bad arguments, unknown tool): keep its text away from clients.
+    // An error LangChain produced itself (none expected: RunTools answers every call): keep its text away from clients.
     return {
       kind: 'tool_result',
-      tool_call_id: message.tool_call_id,
+      tool_call_id: toolCallId,
       tool_name: name,
       result: `Tool ${name} failed.`,
       error: 'tool_failed',
     };
   }
-  return { kind: 'tool_result', tool_call_id: message.tool_call_id, tool_name: name, result: content, ...(ours ? { error: ours } : {}) };
+  return { kind: 'tool_result', tool_call_id: toolCallId, tool_name: name, result: content, ...(ours ? { error: ours } : {}) };
 }

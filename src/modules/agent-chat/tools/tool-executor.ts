@@ -33,11 +33,30 @@ export class ToolExecutor {
   }
 
   async execute(tool: AgentToolDefinition, rawArgs: unknown): Promise<ToolOutcome> {
+    return this.audited(tool.name, () => this.run(tool, rawArgs));
+  }
+
+  /**
+   * A call of a tool this run does not offer (a name the model made up): counted toward the
+   * budget and audited like any call, so a model cannot loop on invented tools for free.
+   */
+  async executeUnknown(name: string, offered: readonly string[]): Promise<ToolOutcome> {
+    return this.audited(name, () =>
+      Promise.resolve(
+        this.refusedByBudget(name) ?? {
+          content: `Tool ${name} does not exist. The tools you can use: ${offered.join(', ') || 'none'}.`,
+          error: 'unknown_tool' as const,
+        },
+      ),
+    );
+  }
+
+  private async audited(name: string, call: () => Promise<ToolOutcome>): Promise<ToolOutcome> {
     const started = Date.now();
-    const outcome = await this.run(tool, rawArgs);
+    const outcome = await call();
     ToolExecutor.logger.log({
       event: 'agent_tool_call',
-      tool: tool.name,
+      tool: name,
       user_id: this.context.user.id,
       run_id: this.context.runId,
       outcome: outcome.error ?? 'ok',
@@ -46,14 +65,21 @@ export class ToolExecutor {
     return outcome;
   }
 
-  private async run(tool: AgentToolDefinition, rawArgs: unknown): Promise<ToolOutcome> {
+  /** Takes one call from the budget, or says why not. */
+  private refusedByBudget(name: string): ToolOutcome | undefined {
     if (this.calls >= this.limits.maxToolCalls) {
       return {
-        content: `Tool ${tool.name} was not run: this run reached its limit of ${this.limits.maxToolCalls} tool calls. Answer with what you have.`,
+        content: `Tool ${name} was not run: this run reached its limit of ${this.limits.maxToolCalls} tool calls. Answer with what you have.`,
         error: 'tool_call_limit',
       };
     }
     this.calls++;
+    return undefined;
+  }
+
+  private async run(tool: AgentToolDefinition, rawArgs: unknown): Promise<ToolOutcome> {
+    const refused = this.refusedByBudget(tool.name);
+    if (refused) return refused;
     const args = tool.schema.safeParse(rawArgs ?? {});
     if (!args.success) return { content: `Tool ${tool.name} failed: invalid arguments.`, error: 'invalid_input' };
     const signal = AbortSignal.any([this.context.signal, AbortSignal.timeout(this.limits.timeoutMs)]);
