@@ -4,31 +4,33 @@ import pino from 'pino';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { AccessLog } from './access-log';
 import { AuditLog } from './audit-log';
+import { serializeError } from './error-serializer';
 
-/** Paths never written to logs: credentials, codes and tokens, wherever they appear. */
+/**
+ * Paths never written to logs: credentials and tokens, wherever they appear. Not `code`: that key
+ * holds our problem codes and errors' codes (SQLSTATE, ECONNREFUSED), which a log must show; the
+ * sign-up code travels as the verify body's `token`, and in mail text, which reaches an error line
+ * only as a failed statement's parameters, dropped by {@link serializeError}.
+ */
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-api-key"]',
   'res.headers["set-cookie"]',
-  ...['password', 'token', 'code', 'otp', 'refresh_token', 'access_token', 'secret', 'apiKey', 'api_key'].flatMap((k) => [
-    k,
-    `*.${k}`,
-    `*.*.${k}`,
-  ]),
+  ...['password', 'token', 'otp', 'refresh_token', 'access_token', 'secret', 'apiKey', 'api_key'].flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
 ];
 
 /** The process's root pino logger: Nest's Logger writes to it (access lines have their own, access-log.ts). */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
-export function createRootLogger(level: AppConfig['log']['level']): pino.Logger {
-  return pino(
-    { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
-    // Asynchronous writes: a line is queued and written when the event loop is free, and lines
-    // that pile up under load go out in one write. The default (a synchronous write(2) per line)
-    // blocked the event loop once per request. pino flushes what is queued when the process exits.
-    pino.destination({ dest: 1, sync: false }),
-  );
+export function createRootLogger(
+  level: AppConfig['log']['level'],
+  // Asynchronous writes: a line is queued and written when the event loop is free, and lines
+  // that pile up under load go out in one write. The default (a synchronous write(2) per line)
+  // blocked the event loop once per request. pino flushes what is queued when the process exits.
+  destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false }),
+): pino.Logger {
+  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, serializers: { err: serializeError } }, destination);
 }
 
 /** nestjs-pino's PinoLogger, always writing to this app's root logger (never a request-scoped one). */
