@@ -27,7 +27,7 @@ describe('auth housekeeping', () => {
 
   const exists = async (sql: string, params: unknown[]): Promise<boolean> => (await db.query<unknown[]>(sql, params)).length > 0;
 
-  it('deletes sessions, pending signups and mail nothing can use any more, and keeps the rest', async () => {
+  it('deletes sessions, pending signups and mail nothing can use any more, wipes settled mail, and keeps the rest', async () => {
     const live = await signUpAndLogin(t, mailbox);
     const revoked = await signUpAndLogin(t, mailbox);
     const expired = await signUpAndLogin(t, mailbox);
@@ -66,7 +66,13 @@ describe('auth housekeeping', () => {
     const stillPending = await mail('p40', 'pending', '40 days');
 
     const result = await t.app.get(AuthHousekeeping).runOnce();
-    expect(result).toEqual({ sessions: expect.any(Number), pendingSignups: expect.any(Number), mail: expect.any(Number) });
+    expect(result).toEqual({
+      sessions: expect.any(Number),
+      pendingSignups: expect.any(Number),
+      mail: expect.any(Number),
+      mailContent: expect.any(Number),
+    });
+    expect(result!.mailContent).toBeGreaterThanOrEqual(2);
     expect(result!.sessions).toBeGreaterThanOrEqual(2);
 
     const sessionOf = (userId: string) => exists(`SELECT 1 FROM auth_sessions WHERE user_id = $1`, [userId]);
@@ -93,6 +99,12 @@ describe('auth housekeeping', () => {
     expect(await mailLeft(sentRecently)).toBe(true);
     expect(await mailLeft(failedRecently)).toBe(true);
     expect(await mailLeft(stillPending)).toBe(true);
+    // Settled mail kept for inspection holds no content (the previous release left it in clear); queued mail keeps it.
+    const contentOf = (to: string): Promise<unknown[]> =>
+      db.query<unknown[]>(`SELECT subject, text, html, sealed FROM mail_outbox WHERE "to" = $1`, [to]);
+    expect(await contentOf(sentRecently)).toEqual([{ subject: '', text: '', html: null, sealed: null }]);
+    expect(await contentOf(failedRecently)).toEqual([{ subject: '', text: '', html: null, sealed: null }]);
+    expect(await contentOf(stillPending)).toEqual([{ subject: 's', text: 't', html: null, sealed: null }]);
   });
 
   it('skips a pass while another replica holds it', async () => {

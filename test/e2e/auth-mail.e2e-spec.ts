@@ -1,9 +1,11 @@
 import { Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { randomIp, uniqueName } from './support/auth';
 import { eventually, request } from './support/http';
 import { extractCode, startMailbox, type Mailbox } from './support/mailbox';
+import { sealedLane } from '../../src/modules/auth/mail/mail-outbox.repository';
 import { createTestApp, type TestApp } from './support/test-app';
 
 const SIGNUP = '/api/v1/auth/verifications';
@@ -83,6 +85,86 @@ describe('auth mail: outbox, retries, failures', () => {
         expect.objectContaining({ event: 'mail.send_failed', request_id: 'req-permanent-1', final: true }),
         expect.any(String),
       );
+    } finally {
+      error.mockRestore();
+    }
+  });
+});
+
+describe('auth mail: no usable code at rest in the outbox', () => {
+  let mailbox: Mailbox;
+  let t: TestApp;
+  let db: DataSource;
+  beforeAll(async () => {
+    mailbox = await startMailbox();
+    // Retries wait a minute, so a refused mail stays queued until the test makes it due.
+    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true', MAIL_RETRY_BASE_MS: '60000', MAIL_POLL_INTERVAL_MS: '100' });
+    db = t.app.get(DataSource);
+  });
+  afterAll(async () => {
+    await t.close();
+    await mailbox.stop();
+  });
+
+  /** Every column of the address's outbox rows, as PostgreSQL prints the row. */
+  const rowText = async (to: string): Promise<string[]> =>
+    (await db.query<{ row: string }[]>(`SELECT m::text AS row FROM mail_outbox m WHERE "to" = $1`, [to])).map((r) => r.row);
+  const content = (to: string): Promise<unknown[]> =>
+    db.query<unknown[]>(`SELECT subject, text, html, sealed FROM mail_outbox WHERE "to" = $1`, [to]);
+  const wiped = [{ subject: '', text: '', html: null, sealed: null }];
+
+  it('a queued code mail holds the code in no column, still arrives with it, and holds nothing once sent', async () => {
+    const s = signup(t, 'req-rest-1');
+    // The first delivery is refused (451): the mail stays in the outbox as the signup wrote it.
+    mailbox.rejectNext(s.email, 451, 1);
+    expect((await s.res).status).toBe(202);
+    await eventually(async () => ((await outboxRows(db, s.email))[0]?.last_error ?? null) !== null);
+    const queued = await rowText(s.email);
+    expect((await outboxRows(db, s.email))[0]).toEqual(expect.objectContaining({ status: 'pending', attempts: 1 }));
+
+    await db.query(`UPDATE mail_outbox SET next_attempt_at = now() WHERE "to" = $1`, [s.email]);
+    const mail = await mailbox.waitForMail(s.email);
+    expect(mail.text).toContain(s.username);
+    const code = extractCode(mail.text);
+    expect(mail.subject).toContain(code);
+    expect(queued).toHaveLength(1);
+    expect(queued[0]).not.toContain(code);
+
+    await eventually(async () => (await outboxRows(db, s.email))[0]?.status === 'sent');
+    expect((await rowText(s.email))[0]).not.toContain(code);
+    expect(await content(s.email)).toEqual(wiped);
+  });
+
+  it('a mail queued in plaintext by the previous release is still sent, then wiped', async () => {
+    const to = `${uniqueName('legacy')}@example.test`;
+    await db.query(
+      `INSERT INTO mail_outbox (lane, "to", subject, text, html) VALUES ($1, $2, 'Your verification code: 482913', $3, NULL)`,
+      [t.config.mail.outboxLane, to, 'Your verification code:\n\n482913\n'],
+    );
+    const mail = await mailbox.waitForMail(to);
+    expect(extractCode(mail.text)).toBe('482913');
+    await eventually(async () => (await outboxRows(db, to))[0]?.status === 'sent');
+    expect(await content(to)).toEqual(wiped);
+  });
+
+  it('a sealed mail that cannot be opened (JWT_SECRET changed since) fails at once, logged, and is wiped', async () => {
+    const to = `${uniqueName('resealed')}@example.test`;
+    const error = jest.spyOn(Logger.prototype, 'error');
+    try {
+      await db.query(
+        `INSERT INTO mail_outbox (lane, "to", subject, text, sealed, request_id) VALUES ($1, $2, '', '', $3, 'req-sealed-1')`,
+        [sealedLane(t.config.mail.outboxLane), to, randomBytes(64).toString('base64url')],
+      );
+      await eventually(async () => (await outboxRows(db, to))[0]?.status === 'failed');
+      expect((await outboxRows(db, to))[0]).toEqual(
+        expect.objectContaining({ attempts: 1, last_error: expect.stringContaining('cannot be opened'), request_id: 'req-sealed-1' }),
+      );
+      expect(await content(to)).toEqual(wiped);
+      expect(error).toHaveBeenCalledWith(
+        expect.objectContaining({ event: 'mail.send_failed', request_id: 'req-sealed-1', final: true }),
+        expect.any(String),
+      );
+      expect(mailbox.mailsTo(to)).toEqual([]);
     } finally {
       error.mockRestore();
     }

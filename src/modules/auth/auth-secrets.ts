@@ -12,10 +12,12 @@ import { secureRandomBytes } from '../../common/random/random-pool';
 export class AuthSecrets {
   private readonly codeKey: Buffer;
   private readonly sealKey: Buffer;
+  private readonly mailKey: Buffer;
 
   constructor(@InjectConfig() config: AppConfig) {
     this.codeKey = derive(config.jwt.secret, 'runtime-api/signup-code-hmac/v1');
     this.sealKey = derive(config.jwt.secret, 'runtime-api/refresh-replay-seal/v1');
+    this.mailKey = derive(config.jwt.secret, 'runtime-api/mail-outbox-seal/v1');
   }
 
   /** A 6-digit code from the CSPRNG, uniform over 000000–999999. */
@@ -43,20 +45,40 @@ export class AuthSecrets {
 
   /** AES-256-GCM, so the current refresh token can be replayed during the grace window without being stored in clear. */
   seal(plain: string, context: string): string {
-    const iv = secureRandomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.sealKey, iv);
-    cipher.setAAD(Buffer.from(context));
-    const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-    return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+    return sealWith(this.sealKey, plain, context);
   }
 
   unseal(sealed: string, context: string): string {
-    const raw = Buffer.from(sealed, 'base64url');
-    const decipher = createDecipheriv('aes-256-gcm', this.sealKey, raw.subarray(0, 12));
-    decipher.setAAD(Buffer.from(context));
-    decipher.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    return unsealWith(this.sealKey, sealed, context);
   }
+
+  /** AES-256-GCM under a key of its own, so a queued mail's code is not readable from the outbox table. */
+  sealMail(plain: string, context: string): string {
+    return sealWith(this.mailKey, plain, context);
+  }
+
+  /** Throws when the mail was sealed under another key (JWT_SECRET changed) or for another context. */
+  unsealMail(sealed: string, context: string): string {
+    return unsealWith(this.mailKey, sealed, context);
+  }
+}
+
+/** base64url(iv ‖ tag ‖ ciphertext); `context` is authenticated, not encrypted: it binds the value to where it is stored. */
+function sealWith(key: Buffer, plain: string, context: string): string {
+  const iv = secureRandomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(context));
+  const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+function unsealWith(key: Buffer, sealed: string, context: string): string {
+  const raw = Buffer.from(sealed, 'base64url');
+  if (raw.length < 28) throw new Error('sealed value too short');
+  const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+  decipher.setAAD(Buffer.from(context));
+  decipher.setAuthTag(raw.subarray(12, 28));
+  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
 }
 
 /** A new opaque refresh token: 256 random bits, base64url. */

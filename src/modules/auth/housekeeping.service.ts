@@ -5,7 +5,7 @@ import { PeriodicTask } from '../../common/scheduling/periodic-task';
 
 /** How often a replica tries a pass; only one replica at a time runs it (an advisory lock). */
 const INTERVAL_MS = 10 * 60 * 1000;
-/** Rows deleted per table and pass, so a pass never holds locks for long. */
+/** Rows deleted (or wiped) per rule and pass, so a pass never holds locks for long. */
 const BATCH = 5000;
 
 /**
@@ -15,6 +15,9 @@ const BATCH = 5000;
  * - pending signups a day after they were consumed (confirmed, or superseded by a confirmation),
  *   and 30 days after their code expired (until then `resend` can still revive them);
  * - sent mail after 7 days, failed mail after 30 (kept that long for inspection).
+ * One more rule changes rows instead of deleting them: settled mail that still holds its content
+ * is wiped (MailOutboxRepository wipes what it settles; this covers rows written and sent by the
+ * release before sealing, during a rolling release and before it, which keep their code in clear).
  */
 const RULES = {
   sessions: `DELETE FROM auth_sessions WHERE id IN (
@@ -32,6 +35,10 @@ const RULES = {
       SELECT id FROM mail_outbox
        WHERE (status = 'sent' AND created_at < now() - interval '7 days')
           OR (status = 'failed' AND created_at < now() - interval '30 days')
+       LIMIT ${BATCH})`,
+  mailContent: `UPDATE mail_outbox SET subject = '', text = '', html = NULL, sealed = NULL WHERE id IN (
+      SELECT id FROM mail_outbox
+       WHERE status IN ('sent', 'failed') AND (subject <> '' OR text <> '' OR html IS NOT NULL OR sealed IS NOT NULL)
        LIMIT ${BATCH})`,
 } as const;
 
@@ -83,10 +90,12 @@ export class AuthHousekeeping implements OnApplicationBootstrap, OnApplicationSh
         sessions: await count(RULES.sessions, [this.sessionIdleSeconds]),
         pendingSignups: await count(RULES.pendingSignups),
         mail: await count(RULES.mail),
+        mailContent: await count(RULES.mailContent),
       };
     });
-    if (result && (result.sessions || result.pendingSignups || result.mail)) {
-      this.logger.log({ event: 'auth.housekeeping', deleted: result }, 'deleted dead auth rows');
+    if (result && (result.sessions || result.pendingSignups || result.mail || result.mailContent)) {
+      const { mailContent, ...deleted } = result;
+      this.logger.log({ event: 'auth.housekeeping', deleted, wiped: { mail: mailContent } }, 'deleted dead auth rows');
     }
     return result;
   }

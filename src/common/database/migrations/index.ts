@@ -6,6 +6,7 @@ import { SessionUserSnapshot1795486800000 } from './1795486800000-SessionUserSna
 import { SessionsRevokedIndex1795486900000 } from './1795486900000-SessionsRevokedIndex';
 import { AgentChatOpenRunFunction1795487000000 } from './1795487000000-AgentChatOpenRunFunction';
 import { BioLength1795487100000 } from './1795487100000-BioLength';
+import { MailOutboxSealed1795487200000 } from './1795487200000-MailOutboxSealed';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works from
@@ -21,4 +22,5 @@ export const migrations: MixedList<Function> = [
   SessionsRevokedIndex1795486900000,
   AgentChatOpenRunFunction1795487000000,
   BioLength1795487100000,
+  MailOutboxSealed1795487200000,
 ];

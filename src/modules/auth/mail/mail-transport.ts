@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { createTransport, type Transporter } from 'nodemailer';
 import { InjectConfig, type AppConfig } from '../../../common/config';
-import type { OutboxMail } from './mail-outbox.repository';
+import type { OutboxContent, OutboxMail } from './mail-outbox.repository';
 
 export type SendOutcome = { readonly ok: true } | { readonly ok: false; readonly permanent: boolean; readonly error: string };
 
@@ -24,10 +24,10 @@ export class MailTransport implements OnApplicationShutdown {
     }
   }
 
-  async send(mail: OutboxMail): Promise<SendOutcome> {
+  async send(mail: Pick<OutboxMail, 'to' | 'request_id'>, content: OutboxContent): Promise<SendOutcome> {
     if (!this.transporter) {
       this.logger.warn(
-        { event: 'mail.logged', request_id: mail.request_id, to: mail.to, subject: mail.subject, text: mail.text },
+        { event: 'mail.logged', request_id: mail.request_id, to: mail.to, subject: content.subject, text: content.text },
         'SMTP_URL is not set: mail written to the log instead of sent',
       );
       return { ok: true };
@@ -36,9 +36,9 @@ export class MailTransport implements OnApplicationShutdown {
       await this.transporter.sendMail({
         from: this.config.mail.from,
         to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html ?? undefined,
+        subject: content.subject,
+        text: content.text,
+        html: content.html ?? undefined,
       });
       return { ok: true };
     } catch (error) {

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectConfig, type AppConfig } from '../../../common/config';
-import { MailOutboxRepository } from './mail-outbox.repository';
-import { MailTransport } from './mail-transport';
+import { MailOutboxRepository, type OutboxMail } from './mail-outbox.repository';
+import { MailTransport, type SendOutcome } from './mail-transport';
 
 const BATCH = 20;
 /** A claimed mail not settled within this time is claimed again (its replica presumably died). */
@@ -73,8 +73,12 @@ export class MailWorker implements OnApplicationBootstrap, OnApplicationShutdown
     }
   }
 
-  private async deliver(mail: Parameters<MailTransport['send']>[0]): Promise<void> {
-    const outcome = await this.transport.send(mail);
+  private async deliver(mail: OutboxMail): Promise<void> {
+    const outcome: SendOutcome = mail.content
+      ? await this.transport.send(mail, mail.content)
+      : // Sealed under another key: JWT_SECRET changed since it was queued. No retry can open it
+        // (and the codes of that time died with the old secret anyway).
+        { ok: false, permanent: true, error: 'sealed content cannot be opened (JWT_SECRET changed since the mail was queued?)' };
     if (outcome.ok) {
       await this.outbox.markSent(mail.id);
       return;
