@@ -103,6 +103,37 @@ describe('auth: login, refresh, logout', () => {
     expectProblem(await login('not-an-email', 'secret1'), 422, 'validation_failed');
   });
 
+  it('a signup made with an address and a password answers logins alike whether or not the address has an account (no enumeration oracle)', async () => {
+    const hasher = t.app.get(PasswordHasher);
+    const verifications = jest.spyOn(hasher, 'verify');
+    try {
+      const confirmed = await signUpAndLogin(t, mailbox);
+      const unknownEmail = `${uniqueName('ghost')}@example.test`;
+      // Someone signs both addresses up with a password of their own (each signup holds its username).
+      for (const email of [confirmed.user.email, unknownEmail]) {
+        const body = { username: uniqueName(), email, password: 'probe-pass' };
+        expect((await call('POST', '/api/v1/auth/verifications', { body })).status).toBe(202);
+      }
+      const outcome = async (email: string, password: string) => {
+        verifications.mockClear();
+        const res = await login(email, password);
+        return { status: res.status, code: (res.body as { code?: string }).code, hashes: verifications.mock.calls.length };
+      };
+      // The prober's password: the same answer, after the same number of hash verifications.
+      const probe = await outcome(unknownEmail, 'probe-pass');
+      expect(probe).toEqual({ status: 401, code: 'email_not_confirmed', hashes: 2 });
+      expect(await outcome(confirmed.user.email, 'probe-pass')).toEqual(probe);
+      // Any other password: alike too.
+      const wrong = await outcome(unknownEmail, 'other-pass');
+      expect(wrong).toEqual({ status: 401, code: 'invalid_credentials', hashes: 2 });
+      expect(await outcome(confirmed.user.email, 'other-pass')).toEqual(wrong);
+      // The account's own password still logs in.
+      expect((await login(confirmed.user.email, confirmed.password)).status).toBe(200);
+    } finally {
+      verifications.mockRestore();
+    }
+  });
+
   it('refresh rotates the token; the rotated one replays the same replacement within the grace period', async () => {
     const u = await signUpAndLogin(t, mailbox);
     const first = await refresh(u.refreshToken);

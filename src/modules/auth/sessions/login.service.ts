@@ -50,16 +50,31 @@ export class LoginService {
     return this.sessions.respond(user, session.sessionId, session.refreshToken);
   }
 
-  /** The user when the password is theirs, null for a wrong password or an unknown address. */
+  /**
+   * The user when the password is theirs, null for a wrong password or an unknown address.
+   * Throws `email_not_confirmed` when the password is the address's newest pending signup's.
+   *
+   * Where a pending signup exists, two hashes are verified side by side, whether or not the
+   * address has an account: the account's and the signup's, or the signup's and the dummy. A
+   * signup for a confirmed address is recorded like any other (it holds its username), so whoever
+   * signed up with someone's address and password P answers `email_not_confirmed` to a login with
+   * P whether or not that address has an account, in the same time. Checking the account's hash
+   * alone there would answer `invalid_credentials` only for existing accounts: an enumeration
+   * oracle. Without a pending signup every branch verifies exactly one hash.
+   */
   private async verify(email: string, password: string): Promise<UserAuthRecord | null> {
     const [user, pending] = await Promise.all([this.users.findAuthRecordByEmail(email), this.pending.latest(undefined, email, false)]);
-    if (user) return (await this.hasher.verify(user.passwordHash, password)) ? user : null;
-    if (pending) {
-      // Only someone who knows the password learns that the address awaits confirmation.
-      if (await this.hasher.verify(pending.password_hash, password)) throw authError('email_not_confirmed');
-      return null;
+    if (!pending) {
+      if (user) return (await this.hasher.verify(user.passwordHash, password)) ? user : null;
+      return this.hasher.verifyDummy(password).then(() => null);
     }
-    await this.hasher.verifyDummy(password);
+    const [own, signup] = await Promise.all([
+      user ? this.hasher.verify(user.passwordHash, password) : this.hasher.verifyDummy(password),
+      this.hasher.verify(pending.password_hash, password),
+    ]);
+    if (own && user) return user;
+    // Only someone who knows the signup's password learns that it awaits confirmation.
+    if (signup) throw authError('email_not_confirmed');
     return null;
   }
 }
