@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import {
@@ -471,6 +472,52 @@ describe('agent chat (fake models)', () => {
     expect(model.calls).toBe(1);
     expect((await runsOf(sessionId))[0]).toMatchObject({ status: 'aborted', error_code: 'aborted' });
     expect(await messagesOf(sessionId)).toEqual([{ role: 'user', content: 'take your time' }]);
+  });
+
+  it('aborts the run when the SSE client left while the run was being opened', async () => {
+    models.model = new FakeListChatModel({ responses: ['first'] });
+    const sessionId = (await chat(alice, { message: 'open a session' })).body.session_id;
+    const model = new GatedModel('Never', ' sent');
+    models.model = model;
+    // Which responses the server saw closed (a listener beside the app's own, same objects).
+    const server = t.app.getHttpServer();
+    const closed: string[] = [];
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+      res.on('close', () => closed.push(`${req.method} ${req.url}`));
+    };
+    server.on('request', onRequest);
+    // Another transaction holds the session row, so opening the run waits for it.
+    const holder = new Client({ connectionString: t.config.database.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM agent_chat_sessions WHERE id = $1 FOR UPDATE`, [sessionId]);
+      // node:http, whose destroy() closes the connection at once (an aborted fetch of this
+      // process leaves the server's side of it open, and the app could not close).
+      const client = httpRequest(`${t.url}/api/v1/agent-chats`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice.accessToken}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      });
+      client.on('error', () => undefined); // the destroy below
+      client.end(JSON.stringify({ message: 'anyone?', session_id: sessionId }));
+      await eventually(
+        async () =>
+          (
+            await db.query<unknown[]>(
+              `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM agent_chat_open_run(%'`,
+            )
+          ).length > 0,
+      );
+      client.destroy();
+      await eventually(() => closed.includes('POST /api/v1/agent-chats')); // gone before the run is open
+      await holder.query('COMMIT');
+    } finally {
+      server.off('request', onRequest);
+      await holder.end();
+    }
+    await eventually(async () => (await runsOf(sessionId)).at(-1)?.status === 'aborted');
+    expect((await runsOf(sessionId)).at(-1)).toMatchObject({ status: 'aborted', error_code: 'aborted' });
+    expect(model.calls).toBe(model.aborted); // a model call, if any began, was cancelled
   });
 
   it('answers 409 run_in_progress to a second message while a run is going, then accepts one after', async () => {

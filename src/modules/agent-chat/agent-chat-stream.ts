@@ -52,6 +52,9 @@ export class AgentChatStream {
     raw.on('close', () => {
       if (!raw.writableEnded) client.abort();
     });
+    // A client that left while the run was being opened closed the response before anyone
+    // listened: the run is aborted (and recorded so) at once instead of going on unheard.
+    if (raw.destroyed) client.abort();
     const write = (chunk: string): void => {
       if (!raw.writableEnded && !raw.destroyed) raw.write(chunk);
     };
