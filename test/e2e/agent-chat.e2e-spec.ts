@@ -10,6 +10,7 @@ import {
   ScriptedStreamModel,
   SwitchableModelFactory,
 } from '../../src/modules/agent-chat/llm/testing';
+import { AuditLog } from '../../src/common/logging/audit-log';
 import { STALE_RUN_SWEEP_LOCK } from '../../src/modules/agent-chat/persistence/agent-chat.repository';
 import { STALE_RUN_SWEEP_INTERVAL_MS, StaleRunSweeper } from '../../src/modules/agent-chat/stale-run-sweeper';
 import { overrideModel, parseSse } from './agent-chat.fixtures';
@@ -125,7 +126,19 @@ describe('agent chat (fake models)', () => {
         { name: 'my_profile', args: {}, id: 'call_me' },
       ])
       .respond(new AIMessage('42, and you are you.'));
-    const res = await chat(alice, { message: 'What is 6*7 and who am I?' });
+    const audit = jest.spyOn(t.app.get(AuditLog), 'write');
+    let res: Awaited<ReturnType<typeof chat>>;
+    try {
+      res = await chat(alice, { message: 'What is 6*7 and who am I?' });
+      // One audit line per call, in the audit trail (kept at every LOG_LEVEL but silent).
+      const runId = res.body.events.find((e) => e.type === 'RUN_STARTED')?.run_id;
+      expect(audit.mock.calls.map(([fields]) => fields).sort((a, b) => String(a.tool).localeCompare(String(b.tool)))).toEqual([
+        expect.objectContaining({ event: 'audit.agent_tool_call', tool: 'calculator', user_id: alice.id, run_id: runId, outcome: 'ok' }),
+        expect.objectContaining({ event: 'audit.agent_tool_call', tool: 'my_profile', user_id: alice.id, run_id: runId, outcome: 'ok' }),
+      ]);
+    } finally {
+      audit.mockRestore();
+    }
     expect(res.status).toBe(200);
     const results = res.body.events.filter((e) => e.type === 'TOOL_CALL_RESULT');
     expect(results).toEqual(

@@ -4,6 +4,7 @@ import type { AuthUser } from '../../common/auth';
 import { InjectConfig, type AppConfig } from '../../common/config';
 import { commonError } from '../../common/errors/common-errors';
 import type { Locale } from '../../common/i18n/locale';
+import { AuditLog } from '../../common/logging/audit-log';
 import { agentChatError, type AgentChatErrorCode } from './agent-chat.errors';
 import type { AgentChatResponseDto } from './dto/agent-chat-response.dto';
 import type { AgUiEvent, TokenUsage } from './events/ag-ui-events';
@@ -59,6 +60,7 @@ export class AgentChatService implements BeforeApplicationShutdown {
     private readonly repository: AgentChatRepository,
     private readonly runner: AgentRunner,
     private readonly tools: AgentToolRegistry,
+    private readonly audit: AuditLog,
   ) {}
 
   /**
@@ -131,6 +133,7 @@ export class AgentChatService implements BeforeApplicationShutdown {
     const executor = new ToolExecutor(
       { user, runId: run.runId, signal: controller.signal },
       { timeoutMs: this.config.llm.toolTimeoutMs, maxToolCalls: RUN_LIMITS.maxToolCalls },
+      this.audit,
     );
     const messages: NewMessage[] = [];
     let usage: TokenUsage | null = null;

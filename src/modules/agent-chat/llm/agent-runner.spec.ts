@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync } from 'node:child_process';
-import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { AIMessage, ToolMessage } from '@langchain/core/messages';
 import { z } from 'zod';
@@ -85,6 +84,8 @@ async function eventuallyTrue(probe: () => boolean): Promise<void> {
 }
 
 const user: AuthUser = { id: 'u1', sessionId: 's1', role: 'user' };
+/** Tool calls' audit lines, discarded (one test records them). */
+const silentAudit = { write: (): void => undefined };
 
 function runnerFor(model: BaseChatModel): AgentRunner {
   return new AgentRunner({ create: () => model, describe: () => ({ provider: 'fake', model: 'fake' }) } as unknown as ChatModelFactory);
@@ -102,7 +103,7 @@ function inputFor(message: string, overrides: Partial<AgentRunInput> = {}): Agen
     history: [{ role: 'user', content: message }],
     systemPrompt: 'test',
     tools: [calculatorTool()],
-    executor: new ToolExecutor({ user, runId: 'r1', signal }, { timeoutMs: 1000, maxToolCalls: 8 }),
+    executor: new ToolExecutor({ user, runId: 'r1', signal }, { timeoutMs: 1000, maxToolCalls: 8 }, silentAudit),
     signal,
     modelTimeoutMs: 1000,
     maxModelCalls: 6,
@@ -167,10 +168,11 @@ describe('AgentRunner', () => {
   });
 
   it('counts and audits calls of unknown tools and calls with invalid arguments, as every call', async () => {
-    const audit = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
-    try {
+    const lines: { event?: string; tool?: string; outcome?: string }[] = [];
+    {
       const signal = new AbortController().signal;
-      const executor = new ToolExecutor({ user, runId: 'r1', signal }, { timeoutMs: 1000, maxToolCalls: 2 });
+      const audit = { write: (fields: { event: string }) => void lines.push(fields) };
+      const executor = new ToolExecutor({ user, runId: 'r1', signal }, { timeoutMs: 1000, maxToolCalls: 2 }, audit);
       const model = fakeModel()
         .respondWithTools([
           { name: 'no_such_tool', args: {}, id: 'c1' },
@@ -186,11 +188,8 @@ describe('AgentRunner', () => {
         ['c3', 'calculator', 'tool_call_limit'], // the budget (2) went to the first two
       ]);
       expect(executor.callCount).toBe(2);
-      const lines = audit.mock.calls.map(([line]) => line as { event?: string; tool?: string; outcome?: string });
-      const audited = lines.filter((l) => l.event === 'agent_tool_call').map((l) => `${l.tool}:${l.outcome}`);
+      const audited = lines.filter((l) => l.event === 'audit.agent_tool_call').map((l) => `${l.tool}:${l.outcome}`);
       expect(audited.sort()).toEqual(['calculator:invalid_input', 'calculator:tool_call_limit', 'no_such_tool:unknown_tool']);
-    } finally {
-      audit.mockRestore();
     }
   });
 
@@ -235,7 +234,11 @@ describe('AgentRunner', () => {
     const tools = [whoamiTool];
     const runAs = async (id: string): Promise<string> => {
       const signal = new AbortController().signal;
-      const executor = new ToolExecutor({ user: { ...user, id }, runId: `r-${id}`, signal }, { timeoutMs: 1000, maxToolCalls: 8 });
+      const executor = new ToolExecutor(
+        { user: { ...user, id }, runId: `r-${id}`, signal },
+        { timeoutMs: 1000, maxToolCalls: 8 },
+        silentAudit,
+      );
       // Two model calls each (tool call, answer): exactly the budget, so a count shared between
       // runs would fail the second run.
       const parts = await collect(runner, 'who am i', { tools, executor, signal, maxModelCalls: 2, streamTokens: false });

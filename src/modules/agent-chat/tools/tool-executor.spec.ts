@@ -11,7 +11,7 @@ function tool(run: AgentToolDefinition['run'], maxOutputChars = 1000): AgentTool
 
 function executor(signal = new AbortController().signal, limits = { timeoutMs: 50, maxToolCalls: 8 }): ToolExecutor {
   const context: ToolContext = { user, runId: 'r1', signal };
-  return new ToolExecutor(context, limits);
+  return new ToolExecutor(context, limits, { write: () => undefined });
 }
 
 describe('ToolExecutor', () => {

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { AuditLog } from '../../../common/logging/audit-log';
 import { ToolInputError, type AgentToolDefinition, type ToolContext, type ToolOutcome } from './agent-tool';
 
 const TRUNCATION_MARK = '… [truncated]';
@@ -20,12 +21,15 @@ class ToolTimeoutError extends Error {}
  * code, while the cause stays in the server log.
  */
 export class ToolExecutor {
-  private static readonly logger = new Logger('AgentToolAudit');
+  /** A tool's unexpected failures (diagnostics, not the audit trail). */
+  private static readonly logger = new Logger('AgentTool');
   private calls = 0;
 
   constructor(
     private readonly context: ToolContext,
     private readonly limits: ToolLimits,
+    /** The audit trail: written whatever LOG_LEVEL is (short of silent), as CONTRACT.md asks of tool calls. */
+    private readonly audit: Pick<AuditLog, 'write'>,
   ) {}
 
   get callCount(): number {
@@ -54,14 +58,17 @@ export class ToolExecutor {
   private async audited(name: string, call: () => Promise<ToolOutcome>): Promise<ToolOutcome> {
     const started = Date.now();
     const outcome = await call();
-    ToolExecutor.logger.log({
-      event: 'agent_tool_call',
-      tool: name,
-      user_id: this.context.user.id,
-      run_id: this.context.runId,
-      outcome: outcome.error ?? 'ok',
-      duration_ms: Date.now() - started,
-    });
+    this.audit.write(
+      {
+        event: 'audit.agent_tool_call',
+        tool: name,
+        user_id: this.context.user.id,
+        run_id: this.context.runId,
+        outcome: outcome.error ?? 'ok',
+        duration_ms: Date.now() - started,
+      },
+      'agent tool call',
+    );
     return outcome;
   }
 
