@@ -91,6 +91,20 @@ describe('Redis outage', () => {
     );
     expect((await request(server.url, 'GET', '/api/v1/health')).status).toBe(200);
 
+    // While the client waits to reconnect, a request is refused before any command is queued: it
+    // does not wait for the next attempt, a command timeout, or (auto-pipelining) the batch ahead
+    // of it. Sequential requests, the load still running beside them.
+    const refusalMs: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const t = Date.now();
+      expectProblem(await me(server.url, account.access_token), 503, 'dependency_unavailable', '/api/v1/users/me');
+      refusalMs.push(Date.now() - t);
+    }
+    // The median: one that starts while a reconnection attempt is under way may still queue.
+    // (Before the check: 2.0 s, each batch waiting for the one ahead of it.)
+    refusalMs.sort((a, b) => a - b);
+    expect(refusalMs[4]).toBeLessThan(250);
+
     // Keep the load on for a while with Redis down.
     await eventually(
       () => ['me', 'login'].every((name) => load.samples.filter((s) => s.name === name && s.startedAt > downAt + 500).length >= 10),

@@ -1,4 +1,5 @@
 import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
+import { RedisUnavailableError } from '../redis/redis-availability';
 import { isDependencyOutage } from './problem';
 
 describe('isDependencyOutage', () => {
@@ -12,6 +13,7 @@ describe('isDependencyOutage', () => {
     ['a query runner released on connection loss', new QueryRunnerAlreadyReleasedError()],
     ['a driver error under TypeORM', Object.assign(new Error('query failed'), { driverError: withCode('08006') })],
     ['a cause chain', new Error('outer', { cause: new Error('Connection is closed.') })],
+    ['Redis lost, its client waiting to reconnect', new RedisUnavailableError('Redis connection lost (client reconnecting)')],
   ])('recognizes %s', (_name, error) => {
     expect(isDependencyOutage(error)).toBe(true);
   });

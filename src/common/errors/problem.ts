@@ -140,7 +140,7 @@ export function isDependencyOutage(error: unknown): boolean {
     if (typeof e !== 'object') return false;
     const { code, name, message } = e as { code?: unknown; name?: unknown; message?: unknown };
     if (typeof code === 'string' && (PG_CONNECTION_CODES.has(code) || NET_CODES.has(code))) return true;
-    if (name === 'MaxRetriesPerRequestError') return true;
+    if (name === 'MaxRetriesPerRequestError' || name === 'RedisUnavailableError') return true;
     if (isReleasedByConnectionLoss(e)) return true;
     if (typeof message === 'string' && OUTAGE_MESSAGES.some((m) => message.includes(m))) return true;
     const driverError = (e as { driverError?: unknown }).driverError;

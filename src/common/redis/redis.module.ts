@@ -6,7 +6,8 @@ import { APP_CONFIG, type AppConfig } from '../config';
 /**
  * The shared ioredis client (`@InjectRedis()`). Tuned to fail fast rather than queue: a command
  * gives up after 1 s and one retry, so a Redis outage becomes a quick 503, never a hang, and the
- * client keeps reconnecting in the background.
+ * client keeps reconnecting in the background. Between reconnection attempts the request paths
+ * refuse at once, before queueing anything (`assertRedisConnected`).
  */
 @Module({
   imports: [

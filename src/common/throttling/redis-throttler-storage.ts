@@ -2,6 +2,7 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type Redis from 'ioredis';
 import { createHash } from 'node:crypto';
+import { assertRedisConnected } from '../redis/redis-availability';
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
@@ -30,6 +31,7 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
+    assertRedisConnected(this.redis); // a quick 503 while Redis is lost, not a queued wait
     const hitKey = `{${key}:${throttlerName}}:hits`;
     const blockKey = `{${key}:${throttlerName}}:blocked`;
     let results: unknown;

@@ -2,6 +2,7 @@ import { InjectRedis } from '@nestjs-modules/ioredis';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { InjectConfig, type AppConfig } from '../../common/config';
+import { assertRedisConnected } from '../../common/redis/redis-availability';
 import { PeriodicTask } from '../../common/scheduling/periodic-task';
 import { SessionsRepository } from './sessions/sessions.repository';
 
@@ -67,6 +68,7 @@ export class SessionRevocationStore implements OnApplicationBootstrap, OnApplica
   }
 
   async isRevoked(sessionId: string): Promise<boolean> {
+    assertRedisConnected(this.redis); // a quick 503 while Redis is lost, not a queued wait
     const [revoked, complete] = await this.redis.mget(key(sessionId), COMPLETE);
     if (revoked !== null) return true;
     if (complete !== null) return false;

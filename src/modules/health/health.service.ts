@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type Redis from 'ioredis';
+import { assertRedisConnected } from '../../common/redis/redis-availability';
 import { DataSource } from 'typeorm';
 import type { ReadinessDto, ServiceHealthDto } from './dto/health.dto';
 
@@ -19,7 +20,10 @@ export class HealthService {
 
   async readiness(): Promise<ReadinessDto> {
     const [redis, postgres] = await Promise.all([
-      this.probe('redis', () => this.redis.ping()),
+      this.probe('redis', async () => {
+        assertRedisConnected(this.redis); // lost: unhealthy at once, not after the check's timeout
+        return this.redis.ping();
+      }),
       this.probe('postgres', () => this.dataSource.query('SELECT 1')),
     ]);
     const healthy = redis.status === 'healthy' && postgres.status === 'healthy';
