@@ -289,6 +289,17 @@ describe('users (profiles, renames, lookup by username)', () => {
         }
       });
 
+      it('its OpenAPI schema admits every bio the server accepts (maxLength counts code points)', async () => {
+        const user = await createUser(t);
+        const kisses = '👩🏽‍❤️‍💋‍👨🏿'.repeat(200); // accepted: 200 characters on screen, 2000 code points
+        expect((await patchMe(user, { bio: kisses })).status).toBe(200);
+        type Doc = { components: { schemas: Record<string, { properties: Record<string, { maxLength?: number }> }> } };
+        const doc = (await request<Doc>(t.url, 'GET', '/api/docs-json')).body;
+        const schema = doc.components.schemas.UpdateProfileDto?.properties.bio;
+        // JSON Schema's length is in code points; a generated client must not refuse this bio.
+        expect(schema?.maxLength).toBe([...kisses].length);
+      });
+
       it('bounds the text too: marks piled onto one character (one on screen, 40 KB) are 422, and nothing is stored', async () => {
         const user = await createUser(t);
         const res = await patchMe(user, { bio: `e${'\u0301'.repeat(20_000)}` });

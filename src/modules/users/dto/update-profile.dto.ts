@@ -64,7 +64,9 @@ export class UpdateProfileDto {
   @ApiPropertyOptional({
     type: String,
     nullable: true,
-    maxLength: BIO_MAX_GRAPHEMES,
+    // JSON Schema counts code points: the bound every accepted bio meets (the description gives
+    // the tighter one, in characters as a person counts them, which no schema keyword expresses).
+    maxLength: BIO_MAX_CODE_POINTS,
     description:
       `Trimmed; at most ${BIO_MAX_GRAPHEMES} characters as a person counts them (an emoji or a Chinese character is one) ` +
       `and at most ${BIO_MAX_CODE_POINTS} Unicode code points; no control characters; null (or blank) clears it.`,
