@@ -10,7 +10,7 @@ import { sendProblem } from './common/errors/problem.filter';
 import { trustImmediatePeer } from './common/http/client-ip';
 import { requestIdFor } from './common/http/request-id';
 import { API_SECURITY_HEADERS, installSecurityHeaders } from './common/http/security-headers';
-import { AccessLog, installAccessLog } from './common/logging/access-log';
+import { AccessLog, installAccessLog, logRouterAnswer } from './common/logging/access-log';
 import { installPooledRandomValues } from './common/random/pooled-random-values';
 
 export const API_PREFIX = 'api/v1';
@@ -36,6 +36,7 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
       void reply.headers(API_SECURITY_HEADERS);
       sendProblem(error, request, reply, frameworkLogger);
+      logRouterAnswer(request, reply); // no onResponse hook runs for these either
     },
     // Failures of Node's HTTP parser happen before any request exists: answer on the raw socket.
     clientErrorHandler: (error, socket) => {

@@ -61,6 +61,11 @@ describe('process lifecycle', () => {
       // A lone line is written within about a second: no waiting for a batch to fill, or for exit.
       await eventually(() => server.stdout().includes('"request_id":"req-access-1"'), 5_000, 50);
       expect((await request(url, 'GET', `/api/v1/${'a'.repeat(3000)}`)).status).toBe(404);
+      // Answered by the router, before any route's hooks: logged all the same.
+      const badEncoding = await request(url, 'GET', '/api/v1/users/%E0%A4%A', { headers: { 'x-request-id': 'req-router-1' } });
+      expect(badEncoding.status).toBe(400);
+      const longParam = await request(url, 'GET', `/api/v1/users/${'b'.repeat(2049)}`, { headers: { 'x-request-id': 'req-router-2' } });
+      expect(longParam.status).toBe(414);
       for (let i = 0; i < 200; i++) expect((await request(url, 'GET', '/api/v1/users/nobody_here')).status).toBe(401);
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
@@ -85,6 +90,13 @@ describe('process lifecycle', () => {
     // Every request written, none lost to the asynchronous log destination at exit; no probe lines.
     expect(access.filter((l) => l.req?.url === '/api/v1/users/nobody_here')).toHaveLength(200);
     expect(access.filter((l) => l.req?.url.includes('health'))).toEqual([]);
+    expect(access.filter((l) => l.request_id === 'req-router-1' || l.request_id === 'req-router-2')).toEqual([
+      expect.objectContaining({ req: { method: 'GET', url: '/api/v1/users/%E0%A4%A' }, res: { statusCode: 400 } }),
+      expect.objectContaining({
+        req: { method: 'GET', url: `/api/v1/users/${'b'.repeat(2049)}`.slice(0, 1024) + '...' },
+        res: { statusCode: 414 },
+      }),
+    ]);
     // A long path is cut in the line.
     expect(access.find((l) => l.req?.url.startsWith('/api/v1/aaaa'))?.req?.url).toBe(`/api/v1/${'a'.repeat(1016)}...`);
     expect(server.stdout()).not.toContain('not-a-token');

@@ -1,5 +1,5 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import pino from 'pino';
 import { InjectConfig, type AppConfig } from '../config';
 
@@ -44,6 +44,9 @@ export class AccessLog implements OnApplicationShutdown {
   }
 }
 
+/** Each app's line writer, for the requests its router answers before any hook runs. */
+const writers = new WeakMap<FastifyInstance, (request: FastifyRequest, reply: FastifyReply) => void>();
+
 /**
  * One access line per request, written when the response is finished: request id, method, path
  * (without the query string, which may carry an email address), status and time. Info level
@@ -53,12 +56,12 @@ export class AccessLog implements OnApplicationShutdown {
 export function installAccessLog(fastify: FastifyInstance, log: AccessLog): void {
   const access = log.logger;
   if (!access.isLevelEnabled('info')) return; // error lines for 5xx still come from the problem filter
-  fastify.addHook('onResponse', (request, reply, done) => {
+  const write = (request: FastifyRequest, reply: FastifyReply): void => {
     const url = request.raw.url ?? '';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const status = reply.statusCode;
-    if (status < 500 && PROBE_PATHS.has(path)) return done();
+    if (status < 500 && PROBE_PATHS.has(path)) return;
     access[status >= 500 ? 'error' : 'info'](
       {
         request_id: request.id,
@@ -68,6 +71,18 @@ export function installAccessLog(fastify: FastifyInstance, log: AccessLog): void
       },
       'request completed',
     );
+  };
+  writers.set(fastify, write);
+  fastify.addHook('onResponse', (request, reply, done) => {
+    write(request, reply);
     done();
   });
+}
+
+/**
+ * The access line of a request the router answered itself (bad percent-encoding, an over-long
+ * path parameter: Fastify's `frameworkErrors`), for which no hook runs. Call once it is answered.
+ */
+export function logRouterAnswer(request: FastifyRequest, reply: FastifyReply): void {
+  writers.get(request.server)?.(request, reply);
 }
