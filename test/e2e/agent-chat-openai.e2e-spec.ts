@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { parseSse } from './agent-chat.fixtures';
 import { eventually, expectProblem, request } from './support/http';
+import { startMailbox, type Mailbox } from './support/mailbox';
 import { createTestApp, type TestApp } from './support/test-app';
 import { createUser, type TestUser } from './support/users';
 
@@ -259,5 +260,43 @@ describe('agent chat with the built-in offline model (LLM_PROVIDER=offline)', ()
   it('answers the time and small talk from its rules', async () => {
     expect((await chat('What time is it in UTC?')).body.output).toMatch(/^It is .+ \(UTC\)\.$/);
     expect((await chat('hello')).body.output).toContain('offline demo model');
+  });
+});
+
+describe('agent chat with no model configured (production, LLM_PROVIDER unset)', () => {
+  let t: TestApp;
+  let mailbox: Mailbox;
+  let user: TestUser;
+
+  beforeAll(async () => {
+    mailbox = await startMailbox();
+    // What CONTRACT.md requires in production, and nothing more: the service starts without a model.
+    t = await createTestApp({
+      NODE_ENV: 'production',
+      JWT_SECRET: 'production-like-secret-0123456789abcdef',
+      SMTP_URL: mailbox.smtpUrl,
+      LLM_PROVIDER: '',
+    });
+    user = await createUser(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await mailbox?.stop();
+  });
+
+  it('answers 503 model_unavailable, records the run failed and keeps the message; other routes serve', async () => {
+    const res = await request<{ session_id?: string }>(t.url, 'POST', '/api/v1/agent-chats', {
+      token: user.accessToken,
+      body: { message: 'anyone there?' },
+    });
+    expectProblem(res, 503, 'model_unavailable', '/api/v1/agent-chats');
+    const db = t.app.get(DataSource);
+    const runs = await db.query<{ status: string; error_code: string; content: string }[]>(
+      `SELECT r.status, r.error_code, m.content FROM agent_chat_runs r JOIN agent_chat_sessions s ON s.id = r.session_id
+         JOIN agent_chat_messages m ON m.session_id = s.id WHERE s.user_id = $1`,
+      [user.id],
+    );
+    expect(runs).toEqual([{ status: 'failed', error_code: 'model_unavailable', content: 'anyone there?' }]);
+    expect((await request(t.url, 'GET', '/api/v1/users/me', { token: user.accessToken })).status).toBe(200);
   });
 });

@@ -21,14 +21,19 @@ describe('process lifecycle', () => {
 
   it('starts in production with the required settings, serves health, and on SIGTERM finishes in-flight requests and exits 0', async () => {
     const port = await freePort();
-    const server = startServer(
-      { ...runEnv, NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(48), SMTP_URL: 'smtp://127.0.0.1:2525', LLM_PROVIDER: 'offline' },
-      port,
-    );
+    // CONTRACT.md's required settings only: no LLM_PROVIDER (the agent then answers 503).
+    const server = startServer({ ...runEnv, NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(48), SMTP_URL: 'smtp://127.0.0.1:2525' }, port);
     const url = `http://127.0.0.1:${port}`;
     try {
       await eventually(async () => (await request(url, 'GET', '/api/v1/health').catch(() => ({ status: 0 }))).status === 200, 30_000, 100);
       expect((await request(url, 'GET', '/api/v1/infra/health')).status).toBe(200);
+      // Said once at start-up, where an operator looks.
+      const unconfigured = server
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('agent.model_unconfigured'));
+      expect(unconfigured).toHaveLength(1);
+      expect(JSON.parse(unconfigured[0]!)).toMatchObject({ level: 40, msg: expect.stringContaining('503 model_unavailable') });
 
       const inFlight = Array.from({ length: 50 }, () =>
         request(url, 'GET', '/api/v1/infra/health').then(

@@ -50,7 +50,6 @@ describe('loadConfig', () => {
     expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
       'JWT_SECRET is required in production (at least 32 random characters)',
       'SMTP_URL is required in production (e.g. smtp://user:pass@host:587)',
-      'LLM_PROVIDER is required in production (openai, or offline to run the built-in demo model deliberately)',
     ]);
   });
 
@@ -59,7 +58,6 @@ describe('loadConfig', () => {
       'PORT must be a number',
       'JWT_SECRET is required in production (at least 32 random characters)',
       'SMTP_URL is required in production (e.g. smtp://user:pass@host:587)',
-      'LLM_PROVIDER is required in production (openai, or offline to run the built-in demo model deliberately)',
     ]);
     // An invalid value is reported as invalid, not also as missing; the checks on valid ones still run.
     expect(
@@ -100,6 +98,13 @@ describe('loadConfig', () => {
 
   it('treats empty strings as unset', () => {
     expect(loadConfig({ SMTP_URL: '', PORT: '' }).port).toBe(3000);
+  });
+
+  it('runs without a chat model in production when LLM_PROVIDER is unset (agent runs answer 503), never the demo model by default', () => {
+    const { LLM_PROVIDER: _, ...withoutModel } = production;
+    expect(problemsOf(withoutModel)).toEqual([]);
+    expect(loadConfig(withoutModel).llm.provider).toBeUndefined();
+    expect(loadConfig({ ...withoutModel, NODE_ENV: 'development' }).llm.provider).toBe('offline');
   });
 
   it('refuses the fake model in production and requires a model name for openai', () => {

@@ -207,9 +207,6 @@ export function loadConfig(env: Env): AppConfig {
   if (isProduction && !isSet('SMTP_URL')) {
     problems.push('SMTP_URL is required in production (e.g. smtp://user:pass@host:587)');
   }
-  if (isProduction && !isSet('LLM_PROVIDER')) {
-    problems.push('LLM_PROVIDER is required in production (openai, or offline to run the built-in demo model deliberately)');
-  }
   if (isProduction && v.LLM_PROVIDER === 'fake') {
     problems.push('LLM_PROVIDER=fake is for tests only and is refused in production');
   }

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { InjectConfig, type AppConfig } from '../../../common/config';
 import { ModelFailure } from './model-failure';
@@ -14,10 +14,20 @@ export interface ModelDescription {
  * LangChain's deterministic fake models.
  */
 @Injectable()
-export class ChatModelFactory {
+export class ChatModelFactory implements OnApplicationBootstrap {
+  private readonly logger = new Logger(ChatModelFactory.name);
   private model: Promise<BaseChatModel> | undefined;
 
   constructor(@InjectConfig() private readonly config: AppConfig) {}
+
+  /** No model (LLM_PROVIDER unset, production): the service runs, and says once what that means. */
+  onApplicationBootstrap(): void {
+    if (this.config.llm.provider !== undefined) return;
+    this.logger.warn(
+      { event: 'agent.model_unconfigured' },
+      'LLM_PROVIDER is unset: no chat model, POST /api/v1/agent-chats answers 503 model_unavailable',
+    );
+  }
 
   describe(): ModelDescription {
     const { provider, model } = this.config.llm;
