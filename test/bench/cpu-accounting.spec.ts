@@ -11,13 +11,19 @@ const spin = (ms: number): void => {
   while (onCpuNs() < until);
 };
 
-/** The same spin, 300 ms, in a worker thread that then says it is done. */
+/**
+ * The same spin, 300 ms, in a worker thread that then says it is done, and stays (listening) until
+ * it is terminated: a thread that ended before the snapshot would no longer be listed, and its
+ * time with it (on a busy machine the snapshot can come late).
+ */
 const WORKER_SPIN = `
 const { readFileSync } = require('node:fs');
+const { parentPort } = require('node:worker_threads');
 const onCpuNs = () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
 const until = onCpuNs() + 300e6;
 while (onCpuNs() < until);
-require('node:worker_threads').parentPort.postMessage('done');
+parentPort.on('message', () => undefined);
+parentPort.postMessage('done');
 `;
 
 /** This process stands in for the server; PostgreSQL is the real local one, found by name. */
