@@ -50,13 +50,27 @@ describe('agent chat limits', () => {
     expect(events[events.length - 1]).toMatchObject({ event: 'RUN_ERROR', data: { code: 'model_timeout' } });
   });
 
-  it('limits runs per user per minute (429 with Retry-After), independently for each user', async () => {
+  it('limits runs per user per minute (429 with Retry-After), independently for each user, and says so in the rate-limit headers', async () => {
     const [a, b] = [await createUser(t), await createUser(t)];
     models.model = new FakeListChatModel({ responses: ['ok'] });
-    for (let i = 0; i < 3; i++) expect((await chat(a.accessToken, { message: `run ${i}` })).status).toBe(200);
+    const budget = (res: { headers: Headers }) => [res.headers.get('x-ratelimit-limit'), res.headers.get('x-ratelimit-remaining')];
+    const remaining: (string | null)[][] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await chat(a.accessToken, { message: `run ${i}` });
+      expect(res.status).toBe(200);
+      remaining.push(budget(res));
+    }
+    // The per-user limit (3 here), not the per-IP default (300): the route draws on no other budget.
+    expect(remaining).toEqual([
+      ['3', '2'],
+      ['3', '1'],
+      ['3', '0'],
+    ]);
     const limited = await chat(a.accessToken, { message: 'one too many' });
     expectProblem(limited, 429, 'rate_limited');
+    expect(budget(limited)).toEqual(['3', '0']);
     expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect(Number(limited.headers.get('x-ratelimit-reset'))).toBeLessThanOrEqual(60);
     expect((await chat(b.accessToken, { message: 'my own budget' })).status).toBe(200);
   });
 });

@@ -307,6 +307,26 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
       }
     });
 
+    it('every route without a limit of its own draws on one per-IP budget ("everything else"), apart from the routes that have one', async () => {
+      const small = await createTestApp({ RATE_LIMIT_DEFAULT_PER_MINUTE: '3', TRUST_PROXY: 'true' }, { imports: [ProbeModule] });
+      try {
+        const ip = { 'x-forwarded-for': '198.51.100.23' };
+        const get = (path: string) => request(small.url, 'GET', `/api/v1/${path}`, { headers: ip });
+        expect((await get('__probe/conflict')).status).toBe(409);
+        expect((await get('__probe/db-down')).status).toBe(503);
+        const third = await get('users/somebody'); // 401: counted before authentication
+        expect(third.status).toBe(401);
+        expect([third.headers.get('x-ratelimit-limit'), third.headers.get('x-ratelimit-remaining')]).toEqual(['3', '0']);
+        expectProblem(await get('__probe/conflict'), 429, 'rate_limited');
+        expectProblem(await get('users/me'), 429, 'rate_limited');
+        // A route with its own limit keeps its own budget; the probes are never limited.
+        expect((await get('__probe/limited')).status).toBe(200);
+        expect((await get('health')).status).toBe(200);
+      } finally {
+        await small.close();
+      }
+    });
+
     it('the counting script goes by its SHA (EVALSHA), and survives Redis forgetting it', async () => {
       const storage = t.app.get<ThrottlerStorage>(ThrottlerStorage);
       const redis = t.app.get<Redis>(getRedisConnectionToken());
@@ -393,7 +413,7 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
         const first = await remaining();
         expect(await remaining()).toBe(first - 1);
         const redis = proxied.app.get<Redis>(getRedisConnectionToken());
-        const keys = await redis.keys('*ProbeController.echo*');
+        const keys = await redis.keys('*rate:default:*'); // this run's, of every test file
         expect(keys.length).toBeGreaterThan(0);
         for (const key of keys) {
           expect(key.length).toBeLessThan(200);
@@ -419,8 +439,7 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
       const redis = t.app.get<Redis>(getRedisConnectionToken());
       const send = redis.sendCommand.bind(redis);
       const events: string[] = [];
-      const ours = (command: Command): boolean =>
-        command.args.some((arg) => /ProbeController\.private|auth:revoked-session:/.test(String(arg)));
+      const ours = (command: Command): boolean => command.args.some((arg) => /rate:default:|auth:revoked-session:/.test(String(arg)));
       const spy = jest.spyOn(redis, 'sendCommand').mockImplementation((command, stream) => {
         if (ours(command)) {
           events.push(`sent ${command.name}`);

@@ -5,16 +5,31 @@ import { SkipThrottle, Throttle, ThrottlerGuard, type ThrottlerModuleOptions, ty
 import { RateLimit } from './rate-limit.decorator';
 import { RedisThrottlerGuard } from './rate-limit.guard';
 
+/** One budget for two routes, as signup and resend share one. */
+const PAIR = { bucket: 'pair', limit: 2, windowSeconds: 10 };
+
 @Controller()
 class ProbeController {
   @Get()
   plain(): void {}
 
-  @RateLimit({ limit: 2, windowSeconds: 10 })
+  @Get()
+  plainToo(): void {}
+
+  @RateLimit(PAIR)
   @Get()
   limited(): void {}
 
-  @RateLimit({ limit: 5, windowSeconds: 60, tracker: (req: Record<string, unknown>) => Promise.resolve(`user-${String(req.user)}`) })
+  @RateLimit(PAIR)
+  @Get()
+  limitedToo(): void {}
+
+  @RateLimit({
+    bucket: 'per-user',
+    limit: 5,
+    windowSeconds: 60,
+    tracker: (req: Record<string, unknown>) => Promise.resolve(`user-${String(req.user)}`),
+  })
   @Get()
   perUser(): void {}
 
@@ -87,7 +102,7 @@ describe('RedisThrottlerGuard', () => {
   const requests: [object, string, string][] = [
     [ProbeController, 'plain', '10.0.0.1'],
     [ProbeController, 'limited', '10.0.0.1'],
-    [ProbeController, 'limited', '10.0.0.1'],
+    [ProbeController, 'limitedToo', '10.0.0.1'], // the same bucket: its second request
     [ProbeController, 'limited', '10.0.0.1'], // the third within 2: refused
     [ProbeController, 'limited', '10.0.0.2'],
     [ProbeController, 'perUser', '10.0.0.3'],
@@ -95,7 +110,7 @@ describe('RedisThrottlerGuard', () => {
     [ProbeController, 'computed', '10.0.0.1'],
     [ProbeController, 'skipped', '10.0.0.1'],
     [SkippedController, 'any', '10.0.0.1'],
-    [ProbeController, 'plain', '10.0.0.1'],
+    [ProbeController, 'plainToo', '10.0.0.1'], // every route without a limit of its own: one budget
   ];
 
   it('decides, counts and keys every request exactly as the library guard it replaces', async () => {
@@ -122,15 +137,16 @@ describe('RedisThrottlerGuard', () => {
       'allowed',
     ]);
     expect(ours.calls).toEqual([
-      ['rate:ProbeController.plain:10.0.0.1', 60_000, 300, 60_000, 'default'],
-      ['rate:ProbeController.limited:10.0.0.1', 10_000, 2, 10_000, 'default'],
-      ['rate:ProbeController.limited:10.0.0.1', 10_000, 2, 10_000, 'default'],
-      ['rate:ProbeController.limited:10.0.0.1', 10_000, 2, 10_000, 'default'],
-      ['rate:ProbeController.limited:10.0.0.2', 10_000, 2, 10_000, 'default'],
-      ['rate:ProbeController.perUser:user-3', 60_000, 5, 60_000, 'default'],
-      ['rate:ProbeController.perUser:user-4', 60_000, 5, 60_000, 'default'],
+      ['rate:default:10.0.0.1', 60_000, 300, 60_000, 'default'],
+      ['rate:pair:10.0.0.1', 10_000, 2, 10_000, 'default'],
+      ['rate:pair:10.0.0.1', 10_000, 2, 10_000, 'default'],
+      ['rate:pair:10.0.0.1', 10_000, 2, 10_000, 'default'],
+      ['rate:pair:10.0.0.2', 10_000, 2, 10_000, 'default'],
+      ['rate:per-user:user-3', 60_000, 5, 60_000, 'default'],
+      ['rate:per-user:user-4', 60_000, 5, 60_000, 'default'],
+      // A limit set with the library's @Throttle and no bucket counts on its own.
       ['rate:ProbeController.computed:10.0.0.1', 3000, 7, 9000, 'default'],
-      ['rate:ProbeController.plain:10.0.0.1', 60_000, 300, 60_000, 'default'],
+      ['rate:default:10.0.0.1', 60_000, 300, 60_000, 'default'],
     ]);
   });
 

@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { commonError } from '../errors/common-errors';
 import { clientIp } from '../http/client-ip';
 import { RouteMetadataCache } from '../http/route-metadata-cache';
-import { NO_RATE_LIMIT } from './rate-limit.decorator';
+import { DEFAULT_RATE_LIMIT_BUCKET, NO_RATE_LIMIT, RATE_LIMIT_BUCKET } from './rate-limit.decorator';
 
 type Resolvable = ThrottlerOptions['limit'];
 
@@ -51,8 +51,21 @@ const MAX_TRACKER_LENGTH = 64;
 /** @nestjs/throttler's counting (limits from the decorators, Redis storage) with our tracker, keys and error. */
 @Injectable()
 export class RedisThrottlerGuard extends ThrottlerGuard {
-  /** `ClassName.handlerName` of each route, instead of hashing that text on every request as the library does. */
-  private readonly routeNames = new RouteMetadataCache((context) => `${context.getClass().name}.${context.getHandler().name}`);
+  /**
+   * Each route's budget: its `@RateLimit` bucket, or the default one (every route without a limit
+   * of its own shares it: "everything else, 300 per minute per IP"). A route given a limit with
+   * the library's own `@Throttle` counts on its own (`ClassName.handlerName`), so two limits never
+   * share a count. Read once per route; the library hashes the route's name on every request.
+   */
+  private readonly buckets = new RouteMetadataCache((context) => {
+    const targets = [context.getHandler(), context.getClass()];
+    const bucket = this.reflector.getAllAndOverride<string | undefined>(RATE_LIMIT_BUCKET, targets);
+    if (bucket !== undefined) return bucket;
+    const ownLimit = this.throttlers.some(
+      (t) => this.reflector.getAllAndOverride(THROTTLER_LIMIT + (t.name ?? 'default'), targets) !== undefined,
+    );
+    return ownLimit ? `${context.getClass().name}.${context.getHandler().name}` : DEFAULT_RATE_LIMIT_BUCKET;
+  });
 
   /** Each route's throttlers, read from its decorators once (see canActivate). */
   private readonly plans = new RouteMetadataCache((context) => this.throttlers.map((throttler) => this.planFor(context, throttler)));
@@ -112,10 +125,10 @@ export class RedisThrottlerGuard extends ThrottlerGuard {
     return Promise.resolve(normalizeIp(clientIp(req as unknown as FastifyRequest), this.ipv6SubnetPrefix));
   }
 
-  /** Readable and bounded: `rate:route:tracker` (the storage appends the throttler's name), the tracker hashed only when it is long. */
+  /** Readable and bounded: `rate:bucket:tracker` (the storage appends the throttler's name), the tracker hashed only when it is long. */
   protected override generateKey(context: ExecutionContext, tracker: string): string {
     const who = tracker.length <= MAX_TRACKER_LENGTH ? tracker : createHash('sha256').update(tracker).digest('base64url');
-    return `rate:${this.routeNames.get(context)}:${who}`;
+    return `rate:${this.buckets.get(context)}:${who}`;
   }
 
   protected override throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {

@@ -5,6 +5,7 @@ import { CurrentUser, type AuthUser } from '../../common/auth';
 import { DomainError } from '../../common/errors/domain-error';
 import { negotiateLocale } from '../../common/i18n/locale';
 import { ApiProblems } from '../../common/http/api-problems.decorator';
+import { NoRateLimit } from '../../common/throttling/rate-limit.decorator';
 import { AgentChatStream, wantsEventStream } from './agent-chat-stream';
 import { AgentChatSessionsService } from './agent-chat-sessions.service';
 import { AgentChatService } from './agent-chat.service';
@@ -25,6 +26,7 @@ export class AgentChatController {
 
   @Post()
   @HttpCode(200)
+  @NoRateLimit() // its own limit only: 20 runs per minute per user (AgentRunRateLimitGuard)
   @UseGuards(AgentRunRateLimitGuard)
   @ApiOperation({
     summary: 'Run the agent on a message',

@@ -13,8 +13,11 @@ import { SignupService } from './signup/signup.service';
 import { VerificationService } from './signup/verification.service';
 
 /** CONTRACT.md's per-IP limits for the auth routes (the rest keep the default 300 per minute). */
-const SIGNUP_LIMIT = { limit: 30, windowSeconds: 300 };
-const REFRESH_LIMIT = { limit: 150, windowSeconds: 300 };
+/** CONTRACT.md's rows, per IP: signup and resend share one budget; verify, login and refresh have one each. */
+const MAIL_LIMIT = { bucket: 'auth-mail', limit: 30, windowSeconds: 300 };
+const VERIFY_LIMIT = { bucket: 'auth-verify', limit: 30, windowSeconds: 300 };
+const LOGIN_LIMIT = { bucket: 'auth-login', limit: 30, windowSeconds: 300 };
+const REFRESH_LIMIT = { bucket: 'auth-refresh', limit: 150, windowSeconds: 300 };
 
 @ApiTags('auth')
 @Controller('auth')
@@ -30,7 +33,7 @@ export class AuthController {
   @Post('verifications')
   @Public()
   @HttpCode(202)
-  @RateLimit(SIGNUP_LIMIT)
+  @RateLimit(MAIL_LIMIT)
   @ApiOperation({ summary: 'Sign up: records a pending signup and mails a 6-digit code (same answer for every address state)' })
   @ApiResponse({ status: 202, type: SignupAcceptedDto })
   @ApiProblems({ 409: 'username_taken', 422: 'validation_failed', 429: 'rate_limited', 503: 'server_busy' })
@@ -41,7 +44,7 @@ export class AuthController {
   @Post('verifications/resend')
   @Public()
   @HttpCode(204)
-  @RateLimit(SIGNUP_LIMIT)
+  @RateLimit(MAIL_LIMIT)
   @ApiOperation({ summary: 'Mails a fresh code for the newest pending signup of the address; the previous code dies' })
   @ApiResponse({ status: 204 })
   @ApiProblems({ 422: 'validation_failed', 429: 'rate_limited' })
@@ -52,7 +55,7 @@ export class AuthController {
   @Post('verifications/verify')
   @Public()
   @HttpCode(200)
-  @RateLimit(SIGNUP_LIMIT)
+  @RateLimit(VERIFY_LIMIT)
   @ApiOperation({ summary: 'Confirms the signup the code belongs to and opens a session' })
   @ApiResponse({ status: 200, type: TokenResponseDto })
   @ApiProblems({ 401: 'invalid_otp', 409: 'username_taken', 422: 'validation_failed', 429: 'rate_limited' })
@@ -63,7 +66,7 @@ export class AuthController {
   @Post('sessions')
   @Public()
   @HttpCode(200)
-  @RateLimit(SIGNUP_LIMIT)
+  @RateLimit(LOGIN_LIMIT)
   @ApiOperation({ summary: 'Log in with email and password' })
   @ApiResponse({ status: 200, type: TokenResponseDto })
   @ApiProblems({ 401: 'invalid_credentials, email_not_confirmed', 422: 'validation_failed', 429: 'rate_limited', 503: 'server_busy' })

@@ -43,7 +43,7 @@ class ProbeController {
 
   @Public()
   @Get('limited')
-  @RateLimit({ limit: 2, windowSeconds: 60 })
+  @RateLimit({ bucket: 'probe-limited', limit: 2, windowSeconds: 60 })
   limited(): { ok: true } {
     return { ok: true };
   }
@@ -60,7 +60,7 @@ class ProbeController {
   }
 
   @Get('limited-private')
-  @RateLimit({ limit: 1, windowSeconds: 60 })
+  @RateLimit({ bucket: 'probe-limited-private', limit: 1, windowSeconds: 60 })
   limitedPrivate(): { ok: true } {
     return { ok: true };
   }

@@ -28,7 +28,15 @@ export interface TestAppOptions {
 export async function createTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   // Every test file of a run shares one database, hence one mail outbox: each app drains only
   // the mail it queued itself (its own lane), so it is sent through its own SMTP_URL.
-  const config = loadConfig({ ...process.env, MAIL_OUTBOX_LANE: `test-${randomUUID()}`, ...env });
+  // Every test file also calls from one address (127.0.0.1) into one run's Redis prefix, which no
+  // real client does: the shared per-IP budget of the routes without a limit of their own is
+  // raised, unless a test sets it. The routes' own limits stay as in production.
+  const config = loadConfig({
+    ...process.env,
+    MAIL_OUTBOX_LANE: `test-${randomUUID()}`,
+    RATE_LIMIT_DEFAULT_PER_MINUTE: '100000',
+    ...env,
+  });
   let builder = Test.createTestingModule({ imports: [AppModule.forRoot(config), ...(options.imports ?? [])] });
   if (options.override) builder = options.override(builder);
   const moduleRef = await builder.compile();
