@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 
 /**
  * The run's events: AG-UI protocol `type` names, the routes document's snake_case fields
- * (CONTRACT.md "Agent chat"), plus `tool_call_id` and `session_id` on RUN_STARTED.
+ * (CONTRACT.md "Agent chat"), plus `tool_call_id` and `session_id` on RUN_STARTED, and three of
+ * AG-UI's own fields documented as Extensions in docs/api-routes.md: `role`, `parent_message_id`
+ * and RUN_ERROR's `code`.
  */
 export type AgUiEvent =
   | { type: 'RUN_STARTED'; run_id: string; session_id: string }
