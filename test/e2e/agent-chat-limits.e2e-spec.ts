@@ -28,7 +28,7 @@ describe('agent chat limits', () => {
   const chat = (token: string, body: unknown, headers: Record<string, string> = {}) =>
     request(t.url, 'POST', '/api/v1/agent-chats', { token, body, headers });
 
-  it('answers 504 model_timeout when the model never answers (one retry), recording the run timed_out', async () => {
+  it('answers 504 model_timeout when the model never answers (one retry), recording the run failed (model_timeout)', async () => {
     const model = new SilentModel();
     models.model = model;
     const sessionId = randomUUID();
@@ -37,7 +37,7 @@ describe('agent chat limits', () => {
     const runs = await t.app
       .get(DataSource)
       .query<unknown[]>(`SELECT status, error_code FROM agent_chat_runs WHERE session_id = $1`, [sessionId]);
-    expect(runs).toEqual([{ status: 'timed_out', error_code: 'model_timeout' }]);
+    expect(runs).toEqual([{ status: 'failed', error_code: 'model_timeout' }]);
     const kept = await t.app
       .get(DataSource)
       .query<unknown[]>(`SELECT role, content FROM agent_chat_messages WHERE session_id = $1`, [sessionId]);

@@ -239,10 +239,10 @@ export class AgentChatService implements BeforeApplicationShutdown {
     if (signal.aborted && (signal.reason instanceof ClientGone || signal.reason instanceof ShuttingDown)) {
       return { status: 'aborted', errorCode: 'aborted' };
     }
-    if (signal.aborted && signal.reason instanceof RunTimeout) return { status: 'timed_out', errorCode: 'model_timeout' };
+    // CONTRACT.md: a model failure, a timeout included, is recorded as failed (error_code tells which).
+    if (signal.aborted && signal.reason instanceof RunTimeout) return { status: 'failed', errorCode: 'model_timeout' };
     if (error instanceof ModelFailure) {
       this.logger.warn({ err: error, runId, code: error.code }, 'agent run failed');
-      if (error.code === 'model_timeout') return { status: 'timed_out', errorCode: 'model_timeout' };
       return { status: 'failed', errorCode: error.code === 'limit_exceeded' ? 'model_error' : error.code };
     }
     this.logger.error({ err: error, runId }, 'agent run failed unexpectedly');

@@ -7,6 +7,7 @@ import { SessionsRevokedIndex1795486900000 } from './1795486900000-SessionsRevok
 import { AgentChatOpenRunFunction1795487000000 } from './1795487000000-AgentChatOpenRunFunction';
 import { BioLength1795487100000 } from './1795487100000-BioLength';
 import { MailOutboxSealed1795487200000 } from './1795487200000-MailOutboxSealed';
+import { RunTimeoutIsFailed1795487300000 } from './1795487300000-RunTimeoutIsFailed';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works from
@@ -23,4 +24,5 @@ export const migrations: MixedList<Function> = [
   AgentChatOpenRunFunction1795487000000,
   BioLength1795487100000,
   MailOutboxSealed1795487200000,
+  RunTimeoutIsFailed1795487300000,
 ];

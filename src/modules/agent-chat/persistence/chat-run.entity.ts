@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'aborted';
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
 
 /** One agent run: the queryable run log (status, model, usage, timings, error code). */
 @Entity({ name: 'agent_chat_runs' })
