@@ -1,4 +1,6 @@
+import { Client } from 'pg';
 import { runCli } from '../../src/cli';
+import { dropDatabase, ensureDatabase } from '../../src/common/database/ensure-database';
 import { AuditLog } from '../../src/common/logging/audit-log';
 import { randomIp, signUpAndLogin, uniqueName } from './support/auth';
 import { eventually, expectProblem, request } from './support/http';
@@ -208,3 +210,104 @@ describe('auth: roles, admin lookup and admin CLI', () => {
     expect(err.join('')).toContain('usage: npm run cli -- grant-admin <email>');
   });
 });
+
+describe('admin CLI failures', () => {
+  let mailbox: Mailbox;
+  let t: TestApp;
+  let scratch: URL;
+  const capture = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { out, err, io: [{ write: (s: string) => void out.push(s) }, { write: (s: string) => void err.push(s) }] as const };
+  };
+  /** The CLI as its own process (as `npm run cli` runs it): its exit code and its stderr lines. */
+  const cli = async (args: string[], env: Record<string, string> = {}): Promise<{ code: number | string; stderr: string[] }> => {
+    const run = startServer({ ...cliEnv(t), ...env }, undefined, ['-r', 'ts-node/register/transpile-only', 'src/cli.ts', ...args]);
+    const code = await run.exited;
+    return {
+      code,
+      stderr: run
+        .stderr()
+        .split('\n')
+        .filter((l) => l !== ''),
+    };
+  };
+
+  beforeAll(async () => {
+    mailbox = await startMailbox();
+    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true' });
+    scratch = new URL(t.config.database.url);
+    scratch.pathname = `${scratch.pathname}_cli_${uniqueName()}`;
+    await ensureDatabase(scratch.toString()); // empty: never migrated
+  });
+  afterAll(async () => {
+    await t.close();
+    await mailbox.stop();
+    await dropDatabase(scratch.toString());
+  });
+
+  const tablesIn = async (url: URL): Promise<number> => {
+    const client = new Client({ connectionString: url.toString() });
+    await client.connect();
+    try {
+      return Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'`)).rows[0]!.n);
+    } finally {
+      await client.end();
+    }
+  };
+
+  it('checks its arguments before connecting: usage, exit 2, even with PostgreSQL and Redis unreachable', async () => {
+    const c = capture();
+    const unreachable = {
+      ...t.config,
+      database: { ...t.config.database, url: 'postgres://postgres@127.0.0.1:1/nowhere' },
+      redis: { ...t.config.redis, url: 'redis://127.0.0.1:1' },
+    };
+    expect(await runCli(['--help'], unreachable, ...c.io)).toBe(2);
+    expect(c.err.join('')).toBe('usage: npm run cli -- grant-admin <email> | revoke-admin <email> | delete-user <email>\n');
+    expect(c.out).toEqual([]);
+  });
+
+  it('never migrates: against an empty database it changes nothing and fails with one line, exit 3', async () => {
+    const empty = { DATABASE_URL: scratch.toString(), DB_MIGRATIONS_RUN: 'true' };
+    expect((await cli(['--help'], empty)).code).toBe(2);
+    const run = await cli(['grant-admin', 'someone@example.test'], empty);
+    expect(run).toEqual({ code: 3, stderr: [expect.stringMatching(/^cli failed: .*relation "users" does not exist/)] });
+    expect(await tablesIn(scratch)).toBe(0);
+  });
+
+  it('PostgreSQL unreachable: one line, exit 3 (not 1, which means no such user)', async () => {
+    const run = await cli(['delete-user', 'someone@example.test'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' });
+    expect(run).toEqual({ code: 3, stderr: [expect.stringMatching(/^cli failed: .*ECONNREFUSED/)] });
+  });
+
+  it('Redis unreachable after the role is committed: says the role changed and what to do, exit 3', async () => {
+    const u = await signUpAndLogin(t, mailbox);
+    const run = await cli(['grant-admin', u.user.email], { REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(run).toEqual({
+      code: 3,
+      stderr: [
+        expect.stringMatching(
+          new RegExp(
+            `^cli failed: ${u.user.email}: role is now admin, but closing the user's sessions failed \\(.+\\); .*run the command again`,
+          ),
+        ),
+      ],
+    });
+    // Run again with Redis answering: done.
+    const again = capture();
+    expect(await runCli(['grant-admin', u.user.email], t.config, ...again.io)).toBe(0);
+    expect(again.out.join('')).toContain('role is now admin');
+  });
+});
+
+/** This run's database and Redis prefix, quiet logs: what the CLI reads from its environment. */
+function cliEnv(t: TestApp): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    DATABASE_URL: t.config.database.url,
+    REDIS_URL: t.config.redis.url,
+    REDIS_KEY_PREFIX: t.config.redis.keyPrefix,
+    LOG_LEVEL: 'warn',
+  };
+}

@@ -53,6 +53,31 @@ describe('process lifecycle', () => {
     }
   });
 
+  it('starts with Redis unreachable, readiness 503; one structured warning about it, no raw ioredis lines on stderr', async () => {
+    const port = await freePort();
+    const server = startServer({ ...runEnv, REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, port);
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await eventually(async () => (await request(url, 'GET', '/api/v1/health').catch(() => ({ status: 0 }))).status === 200, 30_000, 100);
+      // Start-up alone takes seconds: several reconnection attempts (100, 200, 300 … ms apart) have failed by now.
+      for (let i = 0; i < 3; i++) {
+        expect((await request(url, 'GET', '/api/v1/infra/health')).status).toBe(503);
+        await eventually(() => server.stdout().includes('redis.connection_lost'), 5_000, 50);
+      }
+      server.child.kill('SIGTERM');
+      await server.exited;
+    } finally {
+      if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    }
+    expect(server.stderr()).not.toContain('ioredis');
+    const lost = server
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('redis.connection_lost'));
+    expect(lost).toHaveLength(1);
+    expect(JSON.parse(lost[0]!)).toMatchObject({ level: 40, event: 'redis.connection_lost' });
+  });
+
   it('writes one JSON access line per request (request id, path without query, status), none for probes, all flushed at exit', async () => {
     const port = await freePort();
     const server = startServer({ ...runEnv, LOG_LEVEL: 'info', LLM_PROVIDER: 'offline' }, port);

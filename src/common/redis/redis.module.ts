@@ -1,5 +1,5 @@
 import { InjectRedis, RedisModule as IoRedisModule } from '@nestjs-modules/ioredis';
-import { Module, OnApplicationShutdown } from '@nestjs/common';
+import { Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config';
 
@@ -33,7 +33,26 @@ import { APP_CONFIG, type AppConfig } from '../config';
   ],
 })
 export class RedisModule implements OnApplicationShutdown {
-  constructor(@InjectRedis() private readonly redis: Redis) {}
+  private readonly logger = new Logger('Redis');
+
+  /**
+   * Without an `error` listener ioredis prints every failed connection attempt to stderr, two
+   * unstructured lines each, several a second while Redis is down. One structured warning when the
+   * connection is lost, one line when it is back; the requests' own 503s say the rest.
+   */
+  constructor(@InjectRedis() private readonly redis: Redis) {
+    let lost = false;
+    redis.on('error', (error: Error) => {
+      if (lost) return;
+      lost = true;
+      this.logger.warn({ event: 'redis.connection_lost', err: error }, 'Redis connection failed; reconnecting in the background');
+    });
+    redis.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      this.logger.log({ event: 'redis.connection_restored' }, 'Redis connection restored');
+    });
+  }
 
   /**
    * Closes our client ourselves: @nestjs-modules/ioredis tracks connections in a static set that

@@ -6,35 +6,58 @@ export interface CliOutput {
   write(line: string): void;
 }
 
-const USAGE = 'usage: npm run cli -- grant-admin <email> | revoke-admin <email> | delete-user <email>';
+export const USAGE = 'usage: npm run cli -- grant-admin <email> | revoke-admin <email> | delete-user <email>';
+
+export interface AdminCommand {
+  readonly name: 'grant-admin' | 'revoke-admin' | 'delete-user';
+  readonly email: string;
+}
+
+/** The command the arguments name, or undefined (print the usage, exit 2): checked before anything connects. */
+export function parseAdminCommand(args: readonly string[]): AdminCommand | undefined {
+  const [name, email, ...rest] = args;
+  if ((name !== 'grant-admin' && name !== 'revoke-admin' && name !== 'delete-user') || !email || rest.length > 0) return undefined;
+  return { name, email };
+}
 
 /**
- * The admin commands, against a booted application context. Returns the process exit code.
- * A role change closes the user's sessions, so no access token keeps the old role for up to an
- * hour: the next login carries the new one.
+ * The admin commands, against a booted application context. Returns the process exit code (0 done,
+ * 1 no such user; a failure of PostgreSQL or Redis throws, see cli.ts). A role change closes the
+ * user's sessions, so no access token keeps the old role for up to an hour: the next login
+ * carries the new one.
  */
 export async function runAdminCommand(
   app: INestApplicationContext,
-  args: readonly string[],
+  command: AdminCommand,
   out: CliOutput,
   err: CliOutput,
 ): Promise<number> {
-  const [command, email, ...rest] = args;
-  if ((command !== 'grant-admin' && command !== 'revoke-admin' && command !== 'delete-user') || !email || rest.length > 0) {
-    err.write(`${USAGE}\n`);
-    return 2;
-  }
+  const { name, email } = command;
   const users = app.get(UsersService);
-  if (command === 'delete-user') return deleteUser(app, users, email, out, err);
-  const role = command === 'grant-admin' ? 'admin' : 'user';
+  if (name === 'delete-user') return deleteUser(app, users, email, out, err);
+  const role = name === 'grant-admin' ? 'admin' : 'user';
   if (!(await users.setRole(email, role))) {
     err.write(`no user with email ${email}\n`);
     return 1;
   }
-  const user = await users.findAuthRecordByEmail(email);
-  const closed = user ? await app.get(SessionsService).revokeAllOfUser(user.id, `role_${role}`) : 0;
+  let closed: number;
+  try {
+    const user = await users.findAuthRecordByEmail(email);
+    closed = user ? await app.get(SessionsService).revokeAllOfUser(user.id, `role_${role}`) : 0;
+  } catch (error) {
+    // The role is committed; say so, or the operator takes the whole command for undone.
+    throw new Error(
+      `${email}: role is now ${role}, but closing the user's sessions failed (${errorText(error)}); ` +
+        'tokens with the old role may work until they expire: run the command again once PostgreSQL and Redis answer',
+      { cause: error },
+    );
+  }
   out.write(`${email}: role is now ${role}; ${closed} session(s) closed\n`);
   return 0;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**
