@@ -6,6 +6,8 @@ import { z } from 'zod';
  */
 
 const DEV_JWT_SECRET = 'dev-only-insecure-jwt-secret-change-me-0123456789';
+/** CONTRACT.md: a signup code is valid for 10 minutes. */
+const CODE_TTL_SECONDS = 600;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -93,6 +95,8 @@ const schema = z.object({
   AUTH_LOGIN_BACKOFF_BASE_SECONDS: z.coerce.number().int().min(1).max(900).default(60),
   MAIL_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5000),
   MAIL_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
+  // Well under the outbox lease (120 s), so a cut conversation is retried by its own replica, never re-claimed.
+  MAIL_SEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(30_000),
   MAIL_OUTBOX_LANE: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, { error: 'MAIL_OUTBOX_LANE must be 1-64 of [A-Za-z0-9_.:-]' })
@@ -119,9 +123,14 @@ export interface AppConfig {
     readonly from: string;
     /** How often the outbox worker looks for due mail (it is also woken right after each commit). */
     readonly pollIntervalMs: number;
-    /** First retry delay after a transient SMTP failure; doubles per attempt. */
+    /** First retry delay after a transient SMTP failure; doubles per attempt (capped). */
     readonly retryBaseMs: number;
+    /** Tries per mail, counted when claimed; a limit on top of {@link retryWindowMs}. */
     readonly maxAttempts: number;
+    /** A failed mail is tried again only while the next try falls within this time from its queueing: a code's validity. */
+    readonly retryWindowMs: number;
+    /** Hard limit on one SMTP conversation, connect to final reply; past it the connection is destroyed. */
+    readonly sendTimeoutMs: number;
     /**
      * Workers drain only their lane of the shared outbox. One lane in production (every replica
      * sends every mail); each e2e test app has its own, since all test files share one database.
@@ -249,13 +258,15 @@ export function loadConfig(env: Env): AppConfig {
       from: e.MAIL_FROM,
       pollIntervalMs: e.MAIL_POLL_INTERVAL_MS,
       retryBaseMs: e.MAIL_RETRY_BASE_MS,
-      maxAttempts: 5,
+      maxAttempts: 10,
+      retryWindowMs: CODE_TTL_SECONDS * 1000,
+      sendTimeoutMs: e.MAIL_SEND_TIMEOUT_MS,
       outboxLane: e.MAIL_OUTBOX_LANE,
     },
     auth: {
       adminEmails,
       redirectAllowlist,
-      codeTtlSeconds: 600,
+      codeTtlSeconds: CODE_TTL_SECONDS,
       codeMaxAttempts: 5,
       mailMinIntervalSeconds: e.AUTH_MAIL_MIN_INTERVAL_SECONDS,
       mailHourlyLimit: 5,

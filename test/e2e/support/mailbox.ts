@@ -1,6 +1,12 @@
 import { simpleParser } from 'mailparser';
-import type { AddressInfo } from 'node:net';
-import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
+import type { AddressInfo, Socket } from 'node:net';
+import {
+  SMTPServer,
+  type SMTPServerAddress,
+  type SMTPServerAuthentication,
+  type SMTPServerAuthenticationResponse,
+  type SMTPServerSession,
+} from 'smtp-server';
 
 export interface ReceivedMail {
   readonly to: string[];
@@ -13,25 +19,66 @@ export interface ReceivedMail {
 
 type Rejection = { readonly code: number; readonly message: string };
 
+/** A conversation held open after DATA: see {@link Mailbox.stall}. */
+export interface Stall {
+  readonly to: string;
+  readonly startedAt: number;
+  /** When the client's connection closed (the server never closes it). */
+  closedAt: number | undefined;
+}
+
+export interface MailboxOptions {
+  /** Require AUTH (PLAIN/LOGIN, over plain TCP) with these credentials; see {@link Mailbox.acceptPassword}. */
+  readonly auth?: { readonly user: string; readonly pass: string };
+}
+
+const REPLIES: Record<number, string> = {
+  454: 'Temporary authentication failure',
+  530: 'Authentication required',
+  535: 'Authentication credentials invalid',
+};
+
 /**
  * A real SMTP server in the test process (port 0), collecting what the app sends. Point the app
  * at it with `createTestApp({ SMTP_URL: mailbox.smtpUrl })`.
  */
 export class Mailbox {
   readonly messages: ReceivedMail[] = [];
+  readonly stalls: Stall[] = [];
   private readonly rejections = new Map<string, Rejection[]>();
+  private readonly stalled = new Map<string, number>();
+  /** Open client connections by remote port, to write to a stalled conversation's socket. */
+  private readonly sockets = new Map<number, Socket>();
+  private readonly trickles = new Set<NodeJS.Timeout>();
   private server: SMTPServer | undefined;
   private port = 0;
+  private password: string | undefined;
+
+  constructor(private readonly options: MailboxOptions = {}) {
+    this.password = options.auth?.pass;
+  }
 
   get smtpUrl(): string {
     return `smtp://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<this> {
+    const auth = this.options.auth;
     const server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
+      authOptional: auth === undefined,
+      allowInsecureAuth: true,
+      authMethods: ['PLAIN', 'LOGIN'],
+      disabledCommands: auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
       logger: false,
+      closeTimeout: 1000,
+      onAuth: (
+        login: SMTPServerAuthentication,
+        _session: SMTPServerSession,
+        callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+      ) => {
+        if (login.username === auth?.user && login.password === this.password) return callback(null, { user: login.username });
+        callback(Object.assign(new Error(REPLIES[535]), { responseCode: 535 }));
+      },
       onRcptTo: (address: SMTPServerAddress, _session: SMTPServerSession, callback: (err?: Error | null) => void) => {
         const queue = this.rejections.get(address.address.toLowerCase());
         const next = queue?.shift();
@@ -39,6 +86,13 @@ export class Mailbox {
         callback();
       },
       onData: (stream, session, callback) => {
+        const to = session.envelope.rcptTo.map((r) => r.address.toLowerCase());
+        const stalled = to.find((address) => this.stalled.has(address));
+        if (stalled !== undefined) {
+          // Never answers: `callback` is not called, the reply only ever continues.
+          stream.on('end', () => this.trickle(session, stalled)).resume();
+          return;
+        }
         simpleParser(stream)
           .then((parsed) => {
             this.messages.push({
@@ -54,6 +108,12 @@ export class Mailbox {
           .catch((error: Error) => callback(error));
       },
     });
+    server.server.on('connection', (socket: Socket) => {
+      const port = socket.remotePort;
+      if (port === undefined) return;
+      this.sockets.set(port, socket);
+      socket.once('close', () => this.sockets.delete(port));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -64,15 +124,63 @@ export class Mailbox {
   }
 
   async stop(): Promise<void> {
+    for (const timer of this.trickles) clearInterval(timer);
+    for (const socket of this.sockets.values()) socket.destroy();
     const server = this.server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** The next `times` deliveries to `address` are refused with `code` (e.g. 451: transient, 550: permanent). */
+  /**
+   * The next `times` deliveries to `address` are refused at RCPT TO with `code` (e.g. 451:
+   * transient, 550: permanent, 530/454: authentication required / temporarily failing).
+   */
   rejectNext(address: string, code: number, times = 1): void {
     const queue = this.rejections.get(address.toLowerCase()) ?? [];
-    for (let i = 0; i < times; i++) queue.push({ code, message: code >= 500 ? 'Mailbox unavailable' : 'Try again later' });
+    const message = REPLIES[code] ?? (code >= 500 ? 'Mailbox unavailable' : 'Try again later');
+    for (let i = 0; i < times; i++) queue.push({ code, message });
     this.rejections.set(address.toLowerCase(), queue);
+  }
+
+  /**
+   * Mail to `address` is accepted through DATA, then the reply never ends: a `250-` continuation
+   * line every `intervalMs`, forever. The socket is never idle, so a client's idle timeout never
+   * fires; only an overall deadline ends such a conversation.
+   */
+  stall(address: string, intervalMs = 300): void {
+    this.stalled.set(address.toLowerCase(), intervalMs);
+  }
+
+  /** Mail to `address` is answered normally again (conversations already stalled stay so). */
+  unstall(address: string): void {
+    this.stalled.delete(address.toLowerCase());
+  }
+
+  /** Every stalled conversation for `address`, oldest first. */
+  stallsTo(address: string): Stall[] {
+    return this.stalls.filter((s) => s.to === address.toLowerCase());
+  }
+
+  /** From now on AUTH accepts `pass` (and only it): the operator fixed the credentials. */
+  acceptPassword(pass: string): void {
+    this.password = pass;
+  }
+
+  private trickle(session: SMTPServerSession, to: string): void {
+    const socket = this.sockets.get(session.remotePort);
+    if (!socket) return;
+    const stall: Stall = { to, startedAt: Date.now(), closedAt: undefined };
+    this.stalls.push(stall);
+    const write = (): void => {
+      if (socket.writable) socket.write('250-still working on it\r\n');
+    };
+    write();
+    const timer = setInterval(write, this.stalled.get(to) ?? 300);
+    this.trickles.add(timer);
+    socket.once('close', () => {
+      clearInterval(timer);
+      this.trickles.delete(timer);
+      stall.closedAt = Date.now();
+    });
   }
 
   /** Every mail to `address` received so far, oldest first. */
@@ -98,8 +206,8 @@ export class Mailbox {
   }
 }
 
-export async function startMailbox(): Promise<Mailbox> {
-  return new Mailbox().start();
+export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbox> {
+  return new Mailbox(options).start();
 }
 
 /** The standalone 6-digit code of a mail's text (the contract: it stands alone on its line). */

@@ -18,8 +18,22 @@ export interface OutboxMail {
   readonly to: string;
   /** Undefined when the sealed content cannot be opened (sealed under another JWT_SECRET). */
   readonly content: OutboxContent | undefined;
+  /** Tries so far, this one included (counted when claimed). */
   readonly attempts: number;
   readonly request_id: string | null;
+  /** How long ago the mail was queued, when it was claimed (by the database's clock). */
+  readonly age_ms: number;
+}
+
+/** A claim of `attempts`: settling a mail needs the claim that is still current, not one a lease expiry replaced. */
+export type OutboxClaim = Pick<OutboxMail, 'id' | 'attempts'>;
+
+/** A mail given up on without a try: its last claim's lease expired with the tries used up. */
+export interface ExhaustedMail {
+  readonly id: string;
+  readonly attempts: number;
+  readonly request_id: string | null;
+  readonly last_error: string;
 }
 
 interface ClaimedRow {
@@ -31,6 +45,7 @@ interface ClaimedRow {
   readonly sealed: string | null;
   readonly attempts: number;
   readonly request_id: string | null;
+  readonly age_ms: number;
 }
 
 /**
@@ -78,21 +93,23 @@ export class MailOutboxRepository {
   }
 
   /**
-   * Claims due mails. SKIP LOCKED lets every replica drain the outbox without sending a mail
-   * twice; a claim is a lease (status `sending`, due again after `leaseMs`), so a mail claimed by
-   * a replica that died mid-send is picked up again rather than lost.
+   * Claims due mails that have tries left, counting this try. SKIP LOCKED lets every replica drain
+   * the outbox without sending a mail twice; a claim is a lease (status `sending`, due again after
+   * `leaseMs`), so a mail claimed by a replica that died mid-send is picked up again rather than
+   * lost, and since the claim counts the try, only until its tries are used up.
    */
-  async claimDue(limit: number, leaseMs: number): Promise<OutboxMail[]> {
+  async claimDue(limit: number, leaseMs: number, maxAttempts: number): Promise<OutboxMail[]> {
     const result: unknown = await this.dataSource.query(
       `UPDATE mail_outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2::double precision / 1000)
         WHERE id IN (
           SELECT id FROM mail_outbox
-           WHERE lane = ANY($3::text[]) AND status IN ('pending', 'sending') AND next_attempt_at <= now()
+           WHERE lane = ANY($3::text[]) AND status IN ('pending', 'sending') AND next_attempt_at <= now() AND attempts < $4
            ORDER BY next_attempt_at
            LIMIT $1
            FOR UPDATE SKIP LOCKED)
-        RETURNING id, "to", subject, text, html, sealed, attempts, request_id`,
-      [limit, leaseMs, this.lanes],
+        RETURNING id, "to", subject, text, html, sealed, attempts, request_id,
+                  (extract(epoch FROM now() - created_at) * 1000)::double precision AS age_ms`,
+      [limit, leaseMs, this.lanes, maxAttempts],
     );
     return rowsOf<ClaimedRow>(result).map((row) => ({
       id: row.id,
@@ -100,22 +117,57 @@ export class MailOutboxRepository {
       content: this.open(row),
       attempts: row.attempts,
       request_id: row.request_id,
+      age_ms: row.age_ms,
     }));
   }
 
+  /**
+   * Fails the due mails whose tries are used up: their last claim's lease expired without an
+   * outcome (the replica died or hung mid-send), and {@link claimDue} no longer takes them.
+   */
+  async failExhausted(maxAttempts: number, limit: number): Promise<ExhaustedMail[]> {
+    const result: unknown = await this.dataSource.query(
+      `UPDATE mail_outbox SET status = 'failed', last_error = left(concat_ws('; ', $3::text, last_error), 1000), ${WIPE}
+        WHERE id IN (
+          SELECT id FROM mail_outbox
+           WHERE lane = ANY($1::text[]) AND status IN ('pending', 'sending') AND next_attempt_at <= now() AND attempts >= $2
+           LIMIT $4
+           FOR UPDATE SKIP LOCKED)
+        RETURNING id, attempts, request_id, last_error`,
+      [this.lanes, maxAttempts, 'the last try ended without an outcome (lease expired) and the tries are used up', limit],
+    );
+    return rowsOf<ExhaustedMail>(result);
+  }
+
+  /** Sent: whatever became of the claim meanwhile, the mail is out. */
   async markSent(id: string): Promise<void> {
     await this.dataSource.query(`UPDATE mail_outbox SET status = 'sent', sent_at = now(), last_error = NULL, ${WIPE} WHERE id = $1`, [id]);
   }
 
-  async markRetry(id: string, delayMs: number, error: string): Promise<void> {
+  async markRetry(claim: OutboxClaim, delayMs: number, error: string): Promise<void> {
     await this.dataSource.query(
-      `UPDATE mail_outbox SET status = 'pending', last_error = $3, next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) WHERE id = $1`,
-      [id, delayMs, error],
+      `UPDATE mail_outbox SET status = 'pending', last_error = $3, next_attempt_at = now() + make_interval(secs => $2::double precision / 1000)
+        WHERE id = $1 AND status = 'sending' AND attempts = $4`,
+      [claim.id, delayMs, error, claim.attempts],
     );
   }
 
-  async markFailed(id: string, error: string): Promise<void> {
-    await this.dataSource.query(`UPDATE mail_outbox SET status = 'failed', last_error = $2, ${WIPE} WHERE id = $1`, [id, error]);
+  async markFailed(claim: OutboxClaim, error: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE mail_outbox SET status = 'failed', last_error = $2, ${WIPE} WHERE id = $1 AND status = 'sending' AND attempts = $3`,
+      [claim.id, error, claim.attempts],
+    );
+  }
+
+  /**
+   * Hands a claimed mail back unsent (shutdown): due at once, so another replica sends it now
+   * rather than when the lease expires, and the interrupted try not counted.
+   */
+  async release(claim: OutboxClaim): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE mail_outbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = now() WHERE id = $1 AND status = 'sending' AND attempts = $2`,
+      [claim.id, claim.attempts],
+    );
   }
 
   /** A sealed row's content, or a plaintext row's as an earlier release wrote it (sealed is null). */
