@@ -12,8 +12,14 @@ async function bootstrap(): Promise<void> {
   if (!config.isProduction) await ensureDatabase(config.database.url);
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), createAdapter(config), {
-    bufferLogs: true,
     bodyParser: false,
+    // Start-up log lines wait in Nest's buffer until configureApp hands them to the pino logger.
+    // A module that fails to start (PostgreSQL unreachable, say) rejects here instead of exiting, the
+    // buffer is not dumped on the console (in colour, with stack traces, not JSON), and the catch
+    // below reports the failure in one line.
+    bufferLogs: true,
+    autoFlushLogs: false,
+    abortOnError: false,
   });
   await configureApp(app, config);
   installShutdown(app, config.http.shutdownTimeoutMs);

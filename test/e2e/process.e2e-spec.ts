@@ -19,6 +19,21 @@ describe('process lifecycle', () => {
     ]);
   });
 
+  it('refuses to start when PostgreSQL cannot be used: one clear line on stderr, nothing on stdout, exit 1', async () => {
+    const missing = new URL(process.env.DATABASE_URL!);
+    missing.pathname = `${missing.pathname}_missing`; // production never creates its database
+    const server = startServer({
+      ...runEnv,
+      NODE_ENV: 'production',
+      JWT_SECRET: 'p'.repeat(48),
+      SMTP_URL: 'smtp://127.0.0.1:2525',
+      DATABASE_URL: missing.toString(),
+    });
+    expect(await server.exited).toBe(1);
+    expect(server.stderr().trim().split('\n')).toEqual([`fatal: start-up failed: database "${missing.pathname.slice(1)}" does not exist`]);
+    expect(server.stdout()).toBe('');
+  });
+
   it('starts in production with the required settings, serves health, and on SIGTERM finishes in-flight requests and exits 0', async () => {
     const port = await freePort();
     // CONTRACT.md's required settings only: no LLM_PROVIDER (the agent then answers 503).
