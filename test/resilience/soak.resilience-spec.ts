@@ -28,7 +28,6 @@ interface User {
  */
 describe('soak', () => {
   useFileDatabase('soak');
-  afterAll(() => dropFileDatabase());
   let mailbox: Mailbox;
   let server: Server;
 
@@ -50,6 +49,7 @@ describe('soak', () => {
   afterAll(async () => {
     await server?.stop();
     await mailbox?.stop();
+    await dropFileDatabase(); // after the server: dropping it ends every connection to it
   });
 
   it(
@@ -158,9 +158,10 @@ describe('soak', () => {
         },
       ];
 
+      let sampling: Promise<unknown> = Promise.resolve();
       const sampler = setInterval(() => {
         rss.push({ at: Date.now(), bytes: server.rss() });
-        void query<{ n: string }>(
+        sampling = query<{ n: string }>(
           `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'runtime-api' AND datname = current_database()`,
         ).then(
           (rows) => (maxConnections = Math.max(maxConnections, Number(rows[0]!.n))),
@@ -175,6 +176,7 @@ describe('soak', () => {
         );
       } finally {
         clearInterval(sampler);
+        await sampling; // none left running past the test
       }
 
       // Every mail the service accepted to send arrives.
