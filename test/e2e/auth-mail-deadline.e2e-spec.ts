@@ -3,31 +3,12 @@ import { DataSource } from 'typeorm';
 import { randomIp, uniqueName } from './support/auth';
 import { eventually, request } from './support/http';
 import { extractCode, startMailbox, type Mailbox } from './support/mailbox';
+import { outboxRow, signUpForMail } from './support/outbox';
 import { createTestApp, type TestApp } from './support/test-app';
 
 jest.setTimeout(60_000);
 
-type OutboxRow = { status: string; attempts: number; last_error: string | null; retry_in_s: number };
-
-async function outboxRow(db: DataSource, to: string): Promise<OutboxRow | undefined> {
-  const rows = await db.query<OutboxRow[]>(
-    `SELECT status, attempts, last_error, extract(epoch FROM next_attempt_at - now())::float8 AS retry_in_s
-       FROM mail_outbox WHERE "to" = $1`,
-    [to],
-  );
-  return rows[0];
-}
-
-async function signup(t: TestApp): Promise<{ username: string; email: string }> {
-  const username = uniqueName();
-  const email = `${username}@example.test`;
-  const res = await request(t.url, 'POST', '/api/v1/auth/verifications', {
-    body: { username, email, password: 'secret-pass' },
-    headers: { 'x-forwarded-for': randomIp() },
-  });
-  expect(res.status).toBe(202);
-  return { username, email };
-}
+const signup = (t: TestApp) => signUpForMail(t);
 
 /** A plaintext row as the previous release queued it, in the state a replica that died left it. */
 async function queueLegacy(db: DataSource, t: TestApp, state: { status: string; attempts: number }): Promise<string> {

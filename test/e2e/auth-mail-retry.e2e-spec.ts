@@ -1,32 +1,16 @@
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { randomIp, uniqueName } from './support/auth';
-import { eventually, request } from './support/http';
+import { uniqueName } from './support/auth';
+import { eventually } from './support/http';
 import { extractCode, startMailbox, type Mailbox } from './support/mailbox';
+import { outboxRow, signUpForMail } from './support/outbox';
 import { createTestApp, type TestApp } from './support/test-app';
 
 jest.setTimeout(60_000);
 
-type OutboxRow = { status: string; attempts: number; last_error: string | null; retry_in_s: number };
-
-async function outboxRow(db: DataSource, to: string): Promise<OutboxRow | undefined> {
-  const rows = await db.query<OutboxRow[]>(
-    `SELECT status, attempts, last_error, extract(epoch FROM next_attempt_at - now())::float8 AS retry_in_s
-       FROM mail_outbox WHERE "to" = $1`,
-    [to],
-  );
-  return rows[0];
-}
-
-async function signup(t: TestApp, requestId: string, username = uniqueName()): Promise<string> {
-  const email = `${username}@example.test`;
-  const res = await request(t.url, 'POST', '/api/v1/auth/verifications', {
-    body: { username, email, password: 'secret-pass' },
-    headers: { 'x-forwarded-for': randomIp(), 'x-request-id': requestId },
-  });
-  expect(res.status).toBe(202);
-  return email;
-}
+/** The address of a fresh signup's code mail, queued under `requestId`. */
+const signup = async (t: TestApp, requestId: string, username?: string): Promise<string> =>
+  (await signUpForMail(t, { requestId, username })).email;
 
 const authFailureLogged = (spy: jest.SpyInstance, requestId: string, code: number): void =>
   expect(spy).toHaveBeenCalledWith(
