@@ -5,7 +5,7 @@ import { AuditLog } from '../../src/common/logging/audit-log';
 import { randomIp, signUpAndLogin, uniqueName } from './support/auth';
 import { eventually, expectProblem, request } from './support/http';
 import { startMailbox, type Mailbox } from './support/mailbox';
-import { freePort, startServer } from './support/server-process';
+import { freePort, spawnEnv, startServer } from './support/server-process';
 import { createTestApp, type TestApp } from './support/test-app';
 
 const LOOKUP = '/api/v1/auth/users';
@@ -130,10 +130,7 @@ describe('auth: roles, admin lookup and admin CLI', () => {
     const port = await freePort();
     const server = startServer(
       {
-        DATABASE_URL: process.env.DATABASE_URL,
-        REDIS_URL: process.env.REDIS_URL,
-        REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX,
-        DB_MIGRATIONS_RUN: 'false',
+        ...spawnEnv(),
         MAIL_OUTBOX_LANE: uniqueName('audit'),
         TRUST_PROXY: 'true',
         ADMIN_EMAILS: admin.user.email,
@@ -222,7 +219,12 @@ describe('admin CLI failures', () => {
   };
   /** The CLI as its own process (as `npm run cli` runs it): its exit code and its stderr lines. */
   const cli = async (args: string[], env: Record<string, string> = {}): Promise<{ code: number | string; stderr: string[] }> => {
-    const run = startServer({ ...cliEnv(t), ...env }, undefined, ['-r', 'ts-node/register/transpile-only', 'src/cli.ts', ...args]);
+    const run = startServer({ ...spawnEnv(), NODE_ENV: 'test', ...env }, undefined, [
+      '-r',
+      'ts-node/register/transpile-only',
+      'src/cli.ts',
+      ...args,
+    ]);
     const code = await run.exited;
     return {
       code,
@@ -300,14 +302,3 @@ describe('admin CLI failures', () => {
     expect(again.out.join('')).toContain('role is now admin');
   });
 });
-
-/** This run's database and Redis prefix, quiet logs: what the CLI reads from its environment. */
-function cliEnv(t: TestApp): Record<string, string> {
-  return {
-    NODE_ENV: 'test',
-    DATABASE_URL: t.config.database.url,
-    REDIS_URL: t.config.redis.url,
-    REDIS_KEY_PREFIX: t.config.redis.keyPrefix,
-    LOG_LEVEL: 'warn',
-  };
-}

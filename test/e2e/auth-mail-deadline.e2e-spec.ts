@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { randomIp, uniqueName } from './support/auth';
-import { eventually, request } from './support/http';
+import { uniqueName } from './support/auth';
+import { eventually } from './support/http';
 import { extractCode, startMailbox, type Mailbox } from './support/mailbox';
 import { outboxRow, signUpForMail } from './support/outbox';
 import { createTestApp, type TestApp } from './support/test-app';
@@ -49,10 +49,7 @@ describe('auth mail: a stuck SMTP conversation', () => {
       const stuckName = uniqueName();
       const stuck = `${stuckName}@example.test`;
       mailbox.stall(stuck);
-      await request(t.url, 'POST', '/api/v1/auth/verifications', {
-        body: { username: stuckName, email: stuck, password: 'secret-pass' },
-        headers: { 'x-forwarded-for': randomIp() },
-      });
+      await signUpForMail(t, { username: stuckName });
       await eventually(() => mailbox.stallsTo(stuck).length === 1, 10_000);
       const stall = mailbox.stallsTo(stuck)[0]!;
 

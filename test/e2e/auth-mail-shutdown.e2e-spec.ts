@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { randomIp, uniqueName } from './support/auth';
+import { uniqueName } from './support/auth';
 import { eventually, request } from './support/http';
 import { extractCode, startMailbox, type Mailbox } from './support/mailbox';
-import { freePort, startServer, type ServerProcess } from './support/server-process';
+import { freePort, spawnEnv, startServer, type ServerProcess } from './support/server-process';
+import { signUpForMail } from './support/outbox';
 import { createTestApp, type TestApp } from './support/test-app';
 
 jest.setTimeout(90_000);
@@ -33,26 +34,13 @@ describe('auth mail: shutdown during a slow SMTP reply', () => {
   const outboxRow = async (to: string): Promise<OutboxRow | undefined> =>
     (await db.query<OutboxRow>(`SELECT status, attempts, next_attempt_at <= now() AS due FROM mail_outbox WHERE "to" = $1`, [to])).rows[0];
 
-  const signup = async (url: string): Promise<string> => {
-    const username = uniqueName();
-    const email = `${username}@example.test`;
-    const res = await request(url, 'POST', '/api/v1/auth/verifications', {
-      body: { username, email, password: 'secret-pass' },
-      headers: { 'x-forwarded-for': randomIp() },
-    });
-    expect(res.status).toBe(202);
-    return email;
-  };
+  const signup = async (url: string): Promise<string> => (await signUpForMail({ url })).email;
 
   it('exits 0 within the shutdown budget; the unsent mail is due again at once and sent by another replica; the sent one is not resent', async () => {
     const port = await freePort();
     server = startServer(
       {
-        DATABASE_URL: process.env.DATABASE_URL,
-        REDIS_URL: process.env.REDIS_URL,
-        REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX,
-        DB_MIGRATIONS_RUN: 'false',
-        LOG_LEVEL: 'warn',
+        ...spawnEnv(),
         TRUST_PROXY: 'true',
         JWT_SECRET: jwtSecret,
         SMTP_URL: mailbox.smtpUrl,
@@ -69,13 +57,10 @@ describe('auth mail: shutdown during a slow SMTP reply', () => {
     await eventually(async () => (await outboxRow(delivered))?.status === 'sent');
 
     // The next mail's DATA is accepted, then the reply never ends.
-    const stuck = `${uniqueName()}@example.test`;
+    const username = uniqueName();
+    const stuck = `${username}@example.test`;
     mailbox.stall(stuck);
-    const username = stuck.split('@')[0]!;
-    await request(url, 'POST', '/api/v1/auth/verifications', {
-      body: { username, email: stuck, password: 'secret-pass' },
-      headers: { 'x-forwarded-for': randomIp() },
-    });
+    await signUpForMail({ url }, { username });
     await eventually(() => mailbox.stallsTo(stuck).length === 1, 10_000);
 
     const signalledAt = Date.now();

@@ -1,15 +1,9 @@
 import { eventually, request } from './support/http';
-import { freePort, startServer } from './support/server-process';
+import { freePort, spawnEnv, startServer } from './support/server-process';
 
 /** Start-up and shutdown of the real process (src/main.ts), as an orchestrator sees them. */
 describe('process lifecycle', () => {
-  const runEnv = {
-    DATABASE_URL: process.env.DATABASE_URL,
-    REDIS_URL: process.env.REDIS_URL,
-    REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX,
-    DB_MIGRATIONS_RUN: 'false',
-    LOG_LEVEL: 'warn',
-  };
+  const runEnv = spawnEnv();
 
   it('refuses to start in production without required settings: one clear line each, exit 1', async () => {
     const server = startServer({ ...runEnv, NODE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:2525', LLM_PROVIDER: 'offline' });

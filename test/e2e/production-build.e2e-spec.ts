@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import { PasswordHasher } from '../../src/modules/auth/password-hasher';
 import { uniqueUsername } from './support/users';
 import { eventually, request } from './support/http';
-import { freePort, startServer, type ServerProcess } from './support/server-process';
+import { freePort, spawnEnv, startServer, type ServerProcess } from './support/server-process';
 
 const ROOT = join(__dirname, '../..');
 const run = promisify(execFile);
@@ -42,11 +42,7 @@ describe('production build (bundled dist/main.js)', () => {
     url = `http://127.0.0.1:${port}`;
     server = startServer(
       {
-        DATABASE_URL: process.env.DATABASE_URL,
-        REDIS_URL: process.env.REDIS_URL,
-        REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX,
-        DB_MIGRATIONS_RUN: 'false',
-        LOG_LEVEL: 'warn',
+        ...spawnEnv(),
         NODE_ENV: 'production',
         JWT_SECRET: 'b'.repeat(48),
         SMTP_URL: 'smtp://127.0.0.1:2525',

@@ -21,14 +21,14 @@ export async function outboxRow(db: DataSource, to: string): Promise<OutboxRow |
   return rows[0];
 }
 
-/** Signs up a fresh user from a fresh client address (202), which queues one code mail. */
+/** Signs up a fresh user (or `username`) from a fresh client address (202): one code mail queued. Any server: a test app or a spawned process. */
 export async function signUpForMail(
-  t: TestApp,
+  server: Pick<TestApp, 'url'>,
   options: { requestId?: string; username?: string } = {},
 ): Promise<{ username: string; email: string }> {
   const username = options.username ?? uniqueName();
   const email = `${username}@example.test`;
-  const res = await request(t.url, 'POST', '/api/v1/auth/verifications', {
+  const res = await request(server.url, 'POST', '/api/v1/auth/verifications', {
     body: { username, email, password: 'secret-pass' },
     headers: { 'x-forwarded-for': randomIp(), ...(options.requestId ? { 'x-request-id': options.requestId } : {}) },
   });

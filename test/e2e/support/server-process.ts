@@ -13,6 +13,20 @@ export interface ServerProcess {
 
 const ROOT = join(__dirname, '../../..');
 
+/**
+ * What a spawned server or CLI needs to run on this test run's database and Redis prefix: the
+ * schema is already migrated (global set-up), logs at warn. Tests spread their own settings over it.
+ */
+export function spawnEnv(): Record<string, string | undefined> {
+  return {
+    DATABASE_URL: process.env.DATABASE_URL,
+    REDIS_URL: process.env.REDIS_URL,
+    REDIS_KEY_PREFIX: process.env.REDIS_KEY_PREFIX,
+    DB_MIGRATIONS_RUN: 'false',
+    LOG_LEVEL: 'warn',
+  };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
