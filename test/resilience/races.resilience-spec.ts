@@ -9,7 +9,6 @@ import { launchServer, unexpectedErrors, type Server } from './support/server';
 /** Concurrent requests that must not both win, against the real server. */
 describe('races', () => {
   useFileDatabase('races');
-  afterAll(() => dropFileDatabase());
   let mailbox: Mailbox;
   let server: Server;
 
@@ -21,6 +20,7 @@ describe('races', () => {
   afterAll(async () => {
     await server?.stop();
     await mailbox?.stop();
+    await dropFileDatabase(); // after the server: dropping it ends every connection to it
   });
 
   afterEach(() => expect(unexpectedErrors(server)).toEqual([]));

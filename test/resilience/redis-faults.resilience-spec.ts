@@ -14,7 +14,6 @@ import { launchServer, unexpectedErrors, type Server } from './support/server';
  */
 describe('Redis outage', () => {
   useFileDatabase('redis');
-  afterAll(() => dropFileDatabase());
   let redis: ThrowawayRedis;
   let mailbox: Mailbox;
   let server: Server;
@@ -31,6 +30,7 @@ describe('Redis outage', () => {
     await server?.stop();
     await redis?.stop();
     await mailbox?.stop();
+    await dropFileDatabase(); // after the server: dropping it ends every connection to it
   });
 
   it('under load: readiness 503 within 2 s, Redis-backed routes 503 dependency_unavailable fast and fail closed, no crash; recovers within 5 s without a restart', async () => {

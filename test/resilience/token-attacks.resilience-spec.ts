@@ -11,7 +11,6 @@ import { JWT_SECRET, baseEnv, launchServer, unexpectedErrors, type Server } from
 /** Every forged, stale or misused token is refused with 401 problem+json by the real server. */
 describe('token attacks', () => {
   useFileDatabase('tokens');
-  afterAll(() => dropFileDatabase());
   let mailbox: Mailbox;
   let server: Server;
   let account: Account;
@@ -25,6 +24,7 @@ describe('token attacks', () => {
   afterAll(async () => {
     await server?.stop();
     await mailbox?.stop();
+    await dropFileDatabase(); // after the server: dropping it ends every connection to it
   });
 
   afterEach(() => expect(unexpectedErrors(server)).toEqual([]));

@@ -8,7 +8,6 @@ import { launchServer, unexpectedErrors, type Server } from './support/server';
 /** Two server processes on one PostgreSQL and one Redis, as two pods behind a load balancer. */
 describe('two replicas', () => {
   useFileDatabase('replicas');
-  afterAll(() => dropFileDatabase());
   const LIMIT = 10;
   let mailbox: Mailbox;
   let a: Server;
@@ -28,6 +27,7 @@ describe('two replicas', () => {
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
     await mailbox?.stop();
+    await dropFileDatabase(); // after the servers: dropping it ends every connection to it
   });
 
   afterEach(() => expect([...unexpectedErrors(a), ...unexpectedErrors(b)]).toEqual([]));
