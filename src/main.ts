@@ -6,7 +6,19 @@ import { loadConfigOrExit } from './common/config';
 import { ensureDatabase } from './common/database/ensure-database';
 import { configureApp, createAdapter } from './configure-app';
 
+/**
+ * SIGTERM/SIGINT before the app can drain (waiting for PostgreSQL, say): nothing is in flight, so
+ * exit at once. Node installs no handler of its own, and a container's PID 1 ignores a signal it
+ * does not handle: without this, a pod stopped during start-up sat out its whole grace period.
+ */
+function stopDuringStartUp(signal: NodeJS.Signals): void {
+  process.stderr.write(`${signal} received during start-up: exiting\n`);
+  process.exit(0);
+}
+
 async function bootstrap(): Promise<void> {
+  process.once('SIGTERM', stopDuringStartUp);
+  process.once('SIGINT', stopDuringStartUp);
   const config = loadConfigOrExit();
   if (config.jwt.usingDevSecret) process.stderr.write('warning: JWT_SECRET is not set; using an insecure development secret\n');
   if (!config.isProduction) await ensureDatabase(config.database.url);
@@ -48,6 +60,8 @@ function installShutdown(app: NestFastifyApplication, timeoutMs: number): void {
       },
     );
   };
+  process.removeListener('SIGTERM', stopDuringStartUp);
+  process.removeListener('SIGINT', stopDuringStartUp);
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
 }

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { eventually, request } from './support/http';
 import { freePort, spawnEnv, startServer } from './support/server-process';
 
@@ -26,6 +27,33 @@ describe('process lifecycle', () => {
     expect(await server.exited).toBe(1);
     expect(server.stderr().trim().split('\n')).toEqual([`fatal: start-up failed: database "${missing.pathname.slice(1)}" does not exist`]);
     expect(server.stdout()).toBe('');
+  });
+
+  it('on SIGTERM during start-up (PostgreSQL not answering yet) exits 0 at once, with one line saying so', async () => {
+    // A PostgreSQL that accepts connections and never answers: the start-up waits on it.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const database = new URL(process.env.DATABASE_URL!);
+    database.port = String((silent.address() as AddressInfo).port);
+    const server = startServer({
+      ...runEnv,
+      NODE_ENV: 'production',
+      JWT_SECRET: 'p'.repeat(48),
+      SMTP_URL: 'smtp://127.0.0.1:2525',
+      DATABASE_URL: database.toString(),
+    });
+    try {
+      await eventually(() => sockets.length > 0, 30_000, 20);
+      // Without a handler Node dies of the signal here, and a container's PID 1 ignores it.
+      server.child.kill('SIGTERM');
+      const code = await Promise.race([server.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 1_500).unref())]);
+      expect({ code, stderr: server.stderr().trim() }).toEqual({ code: 0, stderr: 'SIGTERM received during start-up: exiting' });
+    } finally {
+      if (server.child.exitCode === null) server.child.kill('SIGKILL');
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('starts in production with the required settings, serves health, and on SIGTERM finishes in-flight requests and exits 0', async () => {
