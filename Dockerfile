@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
-# Runtime API image: build with the full toolchain, run on a slim Node 20 with production deps only.
-# Node 20 is the platform this service targets (see README: why Nest 11).
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Runtime API image: build with the full toolchain, run on a slim Node.js with production deps only.
+# Node.js 24, an LTS line with security fixes until 2028-04: Node.js 20, which development machines
+# and most of CI run (package.json engines: >= 20.19), reached its end of life on 2026-04-30. CI runs
+# test/e2e/production-build.e2e-spec.ts on the major named here too (.ci/run reads it from this line).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- deps: every dependency, dev ones included, for the build ----------------------------------
 FROM ${NODE_IMAGE} AS deps
@@ -11,9 +13,11 @@ ENV SCARF_ANALYTICS=false
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
-# ---- build: compile TypeScript (the Nest CLI also runs the @nestjs/swagger plugin) --------------
+# ---- build: compile TypeScript (the Nest CLI also runs the @nestjs/swagger plugin), then bundle ---
+# Every input of `npm run build`: test/e2e/production-build.e2e-spec.ts builds from these COPY lines.
 FROM deps AS build
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
 RUN npm run build
 

@@ -1,9 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import { dropDatabase, ensureDatabase } from '../../src/common/database/ensure-database';
+import { migrations } from '../../src/common/database/migrations';
 import { PasswordHasher } from '../../src/modules/auth/password-hasher';
+import { copyStageContext } from './support/docker-context';
 import { uniqueUsername } from './support/users';
 import { eventually, request } from './support/http';
 import { freePort, spawnEnv, startServer, type ServerProcess } from './support/server-process';
@@ -15,29 +19,30 @@ const run = promisify(execFile);
 jest.setTimeout(240_000);
 
 /**
- * The artifact production runs: `npm run build` (nest build, then scripts/bundle.mjs) makes
- * dist/main.js one bundled file. Built here into a directory of its own under node_modules/.cache
- * (where Node finds the packages left outside the bundle), with every other file of the build
- * removed, then started as production starts it and driven through what touches each part left
- * outside: LangChain (the first agent run loads it), argon2, ioredis, zod, pino and the Swagger
- * UI's files.
+ * The artifact production runs, built as the image builds it: the files the Dockerfile's `build`
+ * stage copies (and nothing else from the tree, .dockerignore applied) with this checkout's
+ * node_modules in place of its `npm ci`, then `npm run build` there (nest build, then
+ * scripts/bundle.mjs makes dist/main.js one bundled file). The server is started from a directory
+ * holding main.js alone, as production starts it, and driven through what touches each part left
+ * outside the bundle: LangChain (the first agent run loads it), argon2, ioredis, zod, pino and the
+ * Swagger UI's files. `node dist/migrate.js`, which the Kubernetes init container runs, migrates an
+ * empty database. CI also runs this file on the Node.js major of the image (.ci/run).
  */
 describe('production build (bundled dist/main.js)', () => {
-  const outDir = join(ROOT, 'node_modules/.cache', `runtime-api-build-${process.pid}`);
-  // Beside the output, not in it: nest build empties its output directory first.
-  const tsconfig = `${outDir}.tsconfig.json`;
+  let context: string;
+  let bundleDir: string;
   let server: ServerProcess;
   let url: string;
 
   beforeAll(async () => {
-    mkdirSync(join(ROOT, 'node_modules/.cache'), { recursive: true });
-    writeFileSync(tsconfig, JSON.stringify({ extends: join(ROOT, 'tsconfig.build.json'), compilerOptions: { outDir } }));
-    // The Nest CLI takes the path relative to the working directory.
-    await run(join(ROOT, 'node_modules/.bin/nest'), ['build', '-p', relative(ROOT, tsconfig)], { cwd: ROOT });
-    await run(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), outDir], { cwd: ROOT });
-    for (const entry of readdirSync(outDir)) {
-      if (entry !== 'main.js' && entry !== 'main.js.map') rmSync(join(outDir, entry), { recursive: true, force: true });
-    }
+    context = mkdtempSync(join(tmpdir(), 'runtime-api-image-'));
+    copyStageContext(ROOT, 'build', context);
+    symlinkSync(join(ROOT, 'node_modules'), join(context, 'node_modules'), 'dir');
+    await run('npm', ['run', 'build'], { cwd: context });
+    // Beside the build, so the packages left outside the bundle resolve from the same node_modules.
+    bundleDir = join(context, 'bundle-only');
+    mkdirSync(bundleDir);
+    for (const file of ['main.js', 'main.js.map']) copyFileSync(join(context, 'dist', file), join(bundleDir, file));
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     server = startServer(
@@ -49,7 +54,7 @@ describe('production build (bundled dist/main.js)', () => {
         LLM_PROVIDER: 'offline',
       },
       port,
-      [join(outDir, 'main.js')],
+      [join(bundleDir, 'main.js')],
     );
     const started = await Promise.race([
       eventually(async () => (await request(url, 'GET', '/api/v1/health').catch(() => ({ status: 0 }))).status === 200, 30_000, 100).then(
@@ -65,15 +70,49 @@ describe('production build (bundled dist/main.js)', () => {
       server.child.kill('SIGTERM');
       await server.exited;
     }
-    rmSync(outDir, { recursive: true, force: true });
-    rmSync(tsconfig, { force: true });
+    if (context) rmSync(context, { recursive: true, force: true });
   });
 
-  it('is one file: the build directory holds nothing else', () => {
-    expect(readdirSync(outDir).sort()).toEqual(['main.js', 'main.js.map']);
-    expect(statSync(join(outDir, 'main.js')).size).toBeGreaterThan(1_000_000);
+  it('is one file: the server runs from main.js alone', () => {
+    expect(readdirSync(bundleDir).sort()).toEqual(['main.js', 'main.js.map']);
+    expect(statSync(join(bundleDir, 'main.js')).size).toBeGreaterThan(1_000_000);
     // esbuild's keepNames helper: it made every request 40 % dearer (scripts/bundle.mjs).
-    expect(readFileSync(join(outDir, 'main.js'), 'utf8')).not.toMatch(/\b__name\s*=/);
+    expect(readFileSync(join(bundleDir, 'main.js'), 'utf8')).not.toMatch(/\b__name\s*=/);
+  });
+
+  it('node dist/migrate.js (the init container) migrates an empty database, and a second run has nothing to do', async () => {
+    const scratch = new URL(process.env.DATABASE_URL!);
+    scratch.pathname = `${scratch.pathname}_image_migrate`;
+    await ensureDatabase(scratch.toString());
+    try {
+      const env = {
+        ...spawnEnv(),
+        NODE_ENV: 'production',
+        JWT_SECRET: 'b'.repeat(48),
+        SMTP_URL: 'smtp://127.0.0.1:2525',
+        DATABASE_URL: scratch.toString(),
+      };
+      const first = await run(process.execPath, [join(context, 'dist/migrate.js')], {
+        cwd: context,
+        env: { PATH: process.env.PATH, ...env },
+      });
+      expect(first.stdout.trim().split('\n').at(-1)).toBe('migrations are up to date');
+      const db = new Client({ connectionString: scratch.toString() });
+      await db.connect();
+      try {
+        const applied = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM typeorm_migrations`);
+        expect(applied.rows[0]!.n).toBe(migrations.length);
+      } finally {
+        await db.end();
+      }
+      const second = await run(process.execPath, [join(context, 'dist/migrate.js')], {
+        cwd: context,
+        env: { PATH: process.env.PATH, ...env },
+      });
+      expect(second.stdout.trim()).toBe('migrations are up to date');
+    } finally {
+      await dropDatabase(scratch.toString());
+    }
   });
 
   it('serves readiness (PostgreSQL and Redis), sign-in, the profile and an agent run with a tool call', async () => {
