@@ -46,7 +46,7 @@ export default defineConfig(
     files: ['src/**/*.ts'],
     ignores: [
       'src/common/database/**',
-      'src/migrate.ts', // the migration Job's entry point, a sibling of ormconfig.ts
+      'src/migrate.ts', // the migration command (the Kubernetes init container), a sibling of ormconfig.ts
       'src/**/*.entity.ts',
       'src/**/*.repository.ts',
       'src/**/*.service.ts',

@@ -5,8 +5,8 @@ import { runMigrationsLocked } from './common/database/migration-runner';
 import { typeOrmOptions } from './common/database/typeorm-options';
 
 /**
- * `node dist/migrate.js`: applies pending migrations and exits. Used by the Kubernetes migration
- * Job (the Deployment then runs with DB_MIGRATIONS_RUN=false), without the TypeORM CLI or
+ * `node dist/migrate.js`: applies pending migrations and exits. Run by each pod's init container in
+ * deploy/k8s (the app then starts with DB_MIGRATIONS_RUN=false), without the TypeORM CLI or
  * TypeScript sources in the image.
  */
 async function main(): Promise<void> {

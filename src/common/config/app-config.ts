@@ -103,6 +103,9 @@ const schema = z.object({
     .default('default'),
 });
 
+/** Every environment variable the app reads (deployment files are checked against it). */
+export const SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
+
 type Env = Record<string, string | undefined>;
 
 export interface AppConfig {

@@ -1,3 +1,3 @@
-export { APP_CONFIG, ConfigError, loadConfig, loadConfigFromProcessEnv, loadConfigOrExit } from './app-config';
+export { APP_CONFIG, ConfigError, SETTING_NAMES, loadConfig, loadConfigFromProcessEnv, loadConfigOrExit } from './app-config';
 export type { AppConfig } from './app-config';
 export { ConfigModule, InjectConfig } from './config.module';
