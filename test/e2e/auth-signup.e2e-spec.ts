@@ -223,6 +223,27 @@ describe('auth: signup with emailed codes', () => {
     expectProblem(await post(VERIFY, { email, token: extractCode(attackerMail.text) }), 401, 'invalid_otp');
   });
 
+  it('nobody can have a second code for the same username mailed to a pending address, with a password of their own', async () => {
+    // The attacker knows the victim's username and address (a 409 on the username tells it is pending).
+    const email = `${uniqueName('victim')}@example.test`;
+    const username = uniqueName('victim');
+    expect((await signup({ username, email, password: 'victim-password' })).status).toBe(202);
+    const victimMail = await mailbox.waitForNth(email, 1);
+    expectProblem(await signup({ username, email, password: 'attacker-password' }), 409, 'username_taken');
+    expectProblem(
+      await signup({ username: username.toUpperCase(), email: email.toUpperCase(), password: 'attacker-password' }),
+      409,
+      'username_taken',
+    );
+    const [held] = await db.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM pending_signups WHERE email = $1`, [email]);
+    expect(held!.n).toBe(1);
+
+    expect((await post(VERIFY, { email, token: extractCode(victimMail.text) })).status).toBe(200);
+    expect((await post(LOGIN, { email, password: 'victim-password' })).status).toBe(200);
+    expectProblem(await post(LOGIN, { email, password: 'attacker-password' }), 401, 'invalid_credentials');
+    expect(mailbox.mailsTo(email)).toHaveLength(1);
+  });
+
   it('resend mails a fresh code for the newest pending signup and the old code dies', async () => {
     const u = await signupAndCode();
     expect((await post(RESEND, { email: u.email.toUpperCase() })).status).toBe(204);
@@ -233,15 +254,15 @@ describe('auth: signup with emailed codes', () => {
     expect((await post(VERIFY, { email: u.email, token: fresh })).status).toBe(200);
   });
 
-  it('a username is taken (409) by a confirmed user or an unexpired pending signup of another address, case-insensitively', async () => {
+  it('a username is taken (409) by a confirmed user or an unexpired pending signup, the same address included, case-insensitively', async () => {
     const confirmed = await signUpAndLogin(t, mailbox);
     const taken = expectProblem(await signup({ username: confirmed.username.toUpperCase() }), 409, 'username_taken', SIGNUP);
     expect(taken.detail).toBe('用户名已被占用');
 
     const pending = await signupAndCode();
     expectProblem(await signup({ username: pending.username.toUpperCase(), email: `other-${pending.email}` }), 409, 'username_taken');
-    // The same address may sign up again under its own pending name.
-    expect((await signup({ username: pending.username, email: pending.email })).status).toBe(202);
+    // The same address too (a new code comes from resend).
+    expectProblem(await signup({ username: pending.username, email: pending.email }), 409, 'username_taken');
     // An expired pending signup holds nothing.
     await db.query(`UPDATE pending_signups SET code_expires_at = now() - interval '1 second' WHERE email = $1`, [pending.email]);
     expect((await signup({ username: pending.username, email: `third-${pending.email}` })).status).toBe(202);

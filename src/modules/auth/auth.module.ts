@@ -78,7 +78,7 @@ export class AuthModule implements OnModuleInit {
     this.users.useUsernameReservations({
       claimOrReserved: async (manager, username) => {
         await this.pending.lockUsername(manager, username);
-        return this.pending.isUsernameHeldByOther(manager, username, null);
+        return this.pending.isUsernameHeld(manager, username, null);
       },
     });
   }

@@ -45,13 +45,19 @@ export class PendingSignupsRepository {
     await m.query(`SELECT pg_advisory_xact_lock(724311002, hashtext(lower($1)))`, [username]);
   }
 
-  /** Held by an unexpired pending signup of another address (the same address may sign up again). */
-  async isUsernameHeldByOther(m: EntityManager | undefined, username: string, email: string | null): Promise<boolean> {
+  /**
+   * Held by an unexpired pending signup, of any address but `exceptEmail` when one is given (resend
+   * asks for the address's own signup, which holds its name). A new signup passes none: a second
+   * signup claiming a held name answers 409 even from the same address, or anyone who knows a
+   * pending user's name and address could have a second code mailed to them, naming the same
+   * username, for a password of their own.
+   */
+  async isUsernameHeld(m: EntityManager | undefined, username: string, exceptEmail: string | null): Promise<boolean> {
     const rows = await (m ?? this.dataSource).query<unknown[]>(
       `SELECT 1 FROM pending_signups
         WHERE lower(username) = lower($1) AND consumed_at IS NULL AND code_expires_at > now() AND ($2::text IS NULL OR email <> $2)
         LIMIT 1`,
-      [username, email],
+      [username, exceptEmail],
     );
     return rows.length > 0;
   }

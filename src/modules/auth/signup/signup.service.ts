@@ -48,11 +48,11 @@ export class SignupService {
     this.redirectLink(input.redirectTo, email); // 422 before any work
     const passwordHash = await this.hasher.hash(input.password);
     // Cheap answer for the common case, without holding a pooled connection on the lock below.
-    await this.assertUsernameFree(undefined, input.username, email);
+    await this.assertUsernameFree(undefined, input.username);
     await this.dataSource.transaction(async (m) => {
       // The decisive check: serialized per username, so of many simultaneous claims one wins.
       await this.pending.lockUsername(m, input.username);
-      await this.assertUsernameFree(m, input.username, email);
+      await this.assertUsernameFree(m, input.username);
       await this.limits.consumeMail(email);
       const confirmed = (await this.users.findAuthRecordByEmail(email, m)) !== null;
       const id = randomUUID();
@@ -91,8 +91,9 @@ export class SignupService {
     return { email };
   }
 
-  private async assertUsernameFree(m: EntityManager | undefined, username: string, email: string): Promise<void> {
-    if ((await this.users.isUsernameTaken(username, m)) || (await this.pending.isUsernameHeldByOther(m, username, email)))
+  /** CONTRACT.md: taken when a confirmed user or any unexpired pending signup holds it (the same address's included). */
+  private async assertUsernameFree(m: EntityManager | undefined, username: string): Promise<void> {
+    if ((await this.users.isUsernameTaken(username, m)) || (await this.pending.isUsernameHeld(m, username, null)))
       throw authError('username_taken');
   }
 
@@ -104,7 +105,7 @@ export class SignupService {
       const latest = await this.pending.latest(m, email, true);
       if (!latest || (await this.users.findAuthRecordByEmail(email, m))) return;
       await this.pending.lockUsername(m, latest.username);
-      if ((await this.users.isUsernameTaken(latest.username, m)) || (await this.pending.isUsernameHeldByOther(m, latest.username, email)))
+      if ((await this.users.isUsernameTaken(latest.username, m)) || (await this.pending.isUsernameHeld(m, latest.username, email)))
         return;
       const code = this.secrets.newCode();
       await this.pending.replaceCode(m, latest.id, this.secrets.codeHmac(latest.id, code), this.config.auth.codeTtlSeconds);
