@@ -495,11 +495,15 @@ describe('users (profiles, renames, lookup by username)', () => {
       expect(await service().isUsernameTaken(uniqueUsername())).toBe(false);
     });
 
-    it('setRole changes the role by email and says when nobody has it', async () => {
+    it('lockForChange finds the user by email in any case, for setRole in the same transaction; null when nobody has it', async () => {
       const user = await createUser(t);
-      expect(await service().setRole(user.email.toUpperCase(), 'admin')).toBe(true);
+      await t.app.get(DataSource).transaction(async (m) => {
+        const id = await service().lockForChange(m, user.email.toUpperCase());
+        expect(id).toBe(user.id);
+        await service().setRole(m, id!, 'admin');
+        expect(await service().lockForChange(m, `nobody-${user.email}`)).toBeNull();
+      });
       expect((await service().findAuthRecordById(user.id))?.role).toBe('admin');
-      expect(await service().setRole(`nobody-${user.email}`, 'admin')).toBe(false);
     });
   });
 });

@@ -19,6 +19,7 @@ import { MailTransport } from './mail/mail-transport';
 import { MailWorker } from './mail/mail-worker.service';
 import { PasswordHasher } from './password-hasher';
 import { SessionRevocationStore } from './session-revocation.store';
+import { AccountChangesService } from './sessions/account-changes.service';
 import { LoginService } from './sessions/login.service';
 import { SessionsRepository } from './sessions/sessions.repository';
 import { SessionsService } from './sessions/sessions.service';
@@ -55,6 +56,7 @@ import { jwtSecretKey, TokenService } from './token.service';
     PasswordHasher,
     PendingSignupsRepository,
     SessionsRepository,
+    AccountChangesService,
     MailOutboxRepository,
     MailTransport,
     MailWorker,

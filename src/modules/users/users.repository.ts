@@ -138,14 +138,18 @@ export class UsersRepository {
   }
 
   /** Deletes by normalized email; the user's sessions and chats go with it (ON DELETE CASCADE). */
-  async deleteByEmail(email: string): Promise<boolean> {
-    const result = await this.users.delete({ email });
-    return (result.affected ?? 0) > 0;
+  /** The user's id, its row locked FOR UPDATE until `manager`'s transaction ends; null when no user has the email. */
+  async lockByEmail(manager: EntityManager, email: string): Promise<string | null> {
+    const rows = await manager.query<{ id: string }[]>(`SELECT id FROM users WHERE email = $1 FOR UPDATE`, [email]);
+    return rows[0]?.id ?? null;
   }
 
-  async updateRoleByEmail(email: string, role: UserEntity['role']): Promise<boolean> {
-    const result = await this.users.update({ email }, { role });
-    return (result.affected ?? 0) > 0;
+  async deleteById(manager: EntityManager, id: string): Promise<void> {
+    await manager.query(`DELETE FROM users WHERE id = $1`, [id]);
+  }
+
+  async updateRoleById(manager: EntityManager, id: string, role: UserEntity['role']): Promise<void> {
+    await manager.query(`UPDATE users SET role = $2, updated_at = now() WHERE id = $1`, [id, role]);
   }
 }
 

@@ -82,14 +82,22 @@ export class UsersService {
     return this.repository.usernameExists(username, manager);
   }
 
-  /** For the admin CLI: false when no user has this email. */
-  setRole(email: string, role: Role): Promise<boolean> {
-    return this.repository.updateRoleByEmail(normalizeEmail(email), role);
+  /**
+   * For the admin CLI, inside its transaction: the id of the user with this email, whose row stays
+   * locked until the transaction ends (a login opening a session waits for it); null when none.
+   */
+  lockForChange(manager: EntityManager, email: string): Promise<string | null> {
+    return this.repository.lockByEmail(manager, normalizeEmail(email));
   }
 
-  /** For the admin CLI: false when no user has this email. The caller revokes sessions first. */
-  deleteUser(email: string): Promise<boolean> {
-    return this.repository.deleteByEmail(normalizeEmail(email));
+  /** For the admin CLI, inside the transaction of {@link lockForChange}. */
+  setRole(manager: EntityManager, id: string, role: Role): Promise<void> {
+    return this.repository.updateRoleById(manager, id, role);
+  }
+
+  /** For the admin CLI, inside the transaction of {@link lockForChange}; the user's sessions and chats go with the row. */
+  deleteUser(manager: EntityManager, id: string): Promise<void> {
+    return this.repository.deleteById(manager, id);
   }
 
   /** For the admin lookup route: exact, case-insensitive, indexed match on the normalized email. */

@@ -46,8 +46,13 @@ export class LoginService {
       throw authError('invalid_credentials');
     }
     // One statement: no transaction needed around it. Redis is settled meanwhile, not after.
-    const [session] = await Promise.all([this.sessions.open(this.dataSource.manager, user, meta), this.limits.recordLoginSuccess(attempt)]);
-    return this.sessions.respond(user, session.sessionId, session.refreshToken);
+    const [session] = await Promise.all([
+      this.sessions.open(this.dataSource.manager, user.id, meta),
+      this.limits.recordLoginSuccess(attempt),
+    ]);
+    // Deleted while its password was being checked: as if it had never existed.
+    if (!session) throw authError('invalid_credentials');
+    return this.sessions.respond(session.user, session.sessionId, session.refreshToken);
   }
 
   /**

@@ -12,6 +12,14 @@ export interface SessionUser {
   readonly user_role: Role | null;
 }
 
+/** A session just opened, with its user's email and role as they were at that moment. */
+export interface OpenedSession {
+  readonly id: string;
+  readonly user_id: string;
+  readonly user_email: string;
+  readonly user_role: Role;
+}
+
 export interface LockedSession extends SessionUser {
   readonly id: string;
   readonly refresh_hash: string;
@@ -26,9 +34,6 @@ export interface LockedSession extends SessionUser {
 
 export interface NewSession {
   readonly userId: string;
-  readonly userEmail: string;
-  /** The stored role (not the effective one: ADMIN_EMAILS is applied when a token is signed). */
-  readonly userRole: Role;
   readonly refreshHash: string;
   readonly maxSeconds: number;
   readonly userAgent: string | undefined;
@@ -36,14 +41,22 @@ export interface NewSession {
 }
 
 /** Hot statements (every login, every refresh), prepared once per connection. */
+// The user is read here, FOR SHARE, not taken from the caller: a role change or a deletion holds
+// the user's row (FOR UPDATE) while it closes the user's sessions (AccountChangesService), so a
+// session is either opened before and closed with the others, or opened after with the new role,
+// or not at all once the user is gone. (The foreign key's own lock, FOR KEY SHARE, does not wait
+// for a role change.)
 const INSERT_SESSION = preparedStatement(
-  `WITH created AS (
+  `WITH holder AS (
+     SELECT id, email, role FROM users WHERE id = $1 FOR SHARE
+   ), created AS (
      INSERT INTO auth_sessions (user_id, refresh_hash, expires_at, user_agent, ip, user_email, user_role)
-     VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5, $6, $7) RETURNING id
+     SELECT id, $2, now() + make_interval(secs => $3), $4, $5, email, role FROM holder
+     RETURNING id, user_id, user_email, user_role
    ), remembered AS (
      INSERT INTO auth_refresh_tokens (token_hash, session_id) SELECT $2, id FROM created
    )
-   SELECT id FROM created`,
+   SELECT id, user_id, user_email, user_role FROM created`,
 );
 
 const ROTATE_IF_CURRENT = preparedStatement(
@@ -141,18 +154,19 @@ export class SessionsRepository {
     { cache: false, maxBatchSize: MAX_ROTATIONS_PER_STATEMENT },
   );
 
-  /** The session and its first token's row in one statement (atomic on its own, one round trip). */
-  async insert(m: EntityManager, s: NewSession): Promise<string> {
-    const rows = await runPrepared<{ id: string }[]>(m, INSERT_SESSION, [
+  /**
+   * The session and its first token's row in one statement (atomic on its own, one round trip),
+   * with the user's email and role as they are now; undefined when the user no longer exists.
+   */
+  async insert(m: EntityManager, s: NewSession): Promise<OpenedSession | undefined> {
+    const rows = await runPrepared<OpenedSession[]>(m, INSERT_SESSION, [
       s.userId,
       s.refreshHash,
       s.maxSeconds,
       s.userAgent ?? null,
       s.ip ?? null,
-      s.userEmail,
-      s.userRole,
     ]);
-    return rows[0]!.id;
+    return rows[0];
   }
 
   /**
@@ -222,8 +236,9 @@ export class SessionsRepository {
   }
 
   /** Revokes every live session of a user; returns their ids (to refuse their access tokens at once). */
-  async revokeAllOfUser(userId: string, reason: string): Promise<string[]> {
-    const result: unknown = await this.dataSource.query(
+  /** Inside the caller's transaction (see AccountChangesService). */
+  async revokeAllOfUser(m: EntityManager, userId: string, reason: string): Promise<string[]> {
+    const result: unknown = await m.query(
       `UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2, replacement_sealed = NULL WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
       [userId, reason],
     );

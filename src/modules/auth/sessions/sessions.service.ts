@@ -35,23 +35,27 @@ export class SessionsService {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  /** Opens a session (one statement); inside the caller's transaction when it has one (verify: user + session commit together). */
+  /**
+   * Opens a session (one statement); inside the caller's transaction when it has one (verify: user
+   * + session commit together). The user as the session records it, its role read as the session
+   * opened (not as the caller read it before hashing a password, which can take seconds); null
+   * when the user was deleted meanwhile.
+   */
   async open(
     m: EntityManager,
-    user: Pick<UserAuthRecord, 'id' | 'email' | 'role'>,
+    userId: string,
     meta: RequestMeta,
-  ): Promise<{ sessionId: string; refreshToken: string }> {
+  ): Promise<{ sessionId: string; refreshToken: string; user: Pick<UserAuthRecord, 'id' | 'email' | 'role'> } | null> {
     const refreshToken = newRefreshToken();
-    const sessionId = await this.sessions.insert(m, {
-      userId: user.id,
-      userEmail: user.email,
-      userRole: user.role,
+    const opened = await this.sessions.insert(m, {
+      userId,
       refreshHash: hashRefreshToken(refreshToken),
       maxSeconds: this.config.auth.sessionMaxSeconds,
       userAgent: meta.userAgent,
       ip: meta.ip,
     });
-    return { sessionId, refreshToken };
+    if (!opened) return null;
+    return { sessionId: opened.id, refreshToken, user: { id: opened.user_id, email: opened.user_email, role: opened.user_role } };
   }
 
   /** A user's role: the stored one, or admin when the address is in ADMIN_EMAILS. */
@@ -158,12 +162,5 @@ export class SessionsService {
     // Also for an already revoked session: repairs a revocation whose Redis write failed earlier.
     await this.revocations.revoke(sessionId, this.tokens.accessTtlSeconds);
     this.logger.log({ event: 'auth.logout', session_id: sessionId, request_id: meta.requestId }, 'session closed');
-  }
-
-  /** Closes every session of a user (admin CLI after a role change), access tokens included. */
-  async revokeAllOfUser(userId: string, reason: string): Promise<number> {
-    const ids = await this.sessions.revokeAllOfUser(userId, reason);
-    for (const id of ids) await this.revocations.revoke(id, this.tokens.accessTtlSeconds);
-    return ids.length;
   }
 }

@@ -105,8 +105,7 @@ export class SignupService {
       const latest = await this.pending.latest(m, email, true);
       if (!latest || (await this.users.findAuthRecordByEmail(email, m))) return;
       await this.pending.lockUsername(m, latest.username);
-      if ((await this.users.isUsernameTaken(latest.username, m)) || (await this.pending.isUsernameHeld(m, latest.username, email)))
-        return;
+      if ((await this.users.isUsernameTaken(latest.username, m)) || (await this.pending.isUsernameHeld(m, latest.username, email))) return;
       const code = this.secrets.newCode();
       await this.pending.replaceCode(m, latest.id, this.secrets.codeHmac(latest.id, code), this.config.auth.codeTtlSeconds);
       await this.enqueueCode(m, latest, code, meta);

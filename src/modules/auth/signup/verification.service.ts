@@ -11,7 +11,8 @@ import { SessionsService } from '../sessions/sessions.service';
 import { PendingSignupsRepository } from './pending-signups.repository';
 import { normalizeEmail } from '../../users/user-fields';
 
-type VerifyOutcome = { readonly user: UserAuthRecord; readonly sessionId: string; readonly refreshToken: string } | undefined;
+type VerifyOutcome =
+  { readonly user: Pick<UserAuthRecord, 'id' | 'email' | 'role'>; readonly sessionId: string; readonly refreshToken: string } | undefined;
 
 /**
  * Verify: in one transaction, lock the address's open signups, find the one whose code matches
@@ -60,8 +61,10 @@ export class VerificationService {
           passwordHash: match.password_hash,
           role: 'user',
         });
-        const session = await this.sessions.open(m, user, meta);
-        return { user, ...session };
+        const session = await this.sessions.open(m, user.id, meta);
+        // The row was inserted in this very transaction.
+        if (!session) throw new Error('a user created in this transaction was not found');
+        return session;
       });
     } catch (error) {
       // The address got confirmed by another signup meanwhile: this code is dead.
