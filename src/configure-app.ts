@@ -52,6 +52,16 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     // TRUST_PROXY=true: behind one ingress, whose appended X-Forwarded-For entry is the client.
     trustProxy: config.http.trustProxy ? trustImmediatePeer : false,
     bodyLimit: config.http.bodyLimitBytes,
+    // A request must arrive whole (headers and body) within this, or it is answered 408 and its
+    // connection closed: Fastify's default (0) let a client trickle a body, or send headers
+    // announcing one and then nothing, and hold its connection and buffers for good. It stops
+    // counting once the request has arrived, so long answers (agent runs, event streams) are not
+    // cut. Node checks it on a timer, and refuses a headers timeout longer than it.
+    requestTimeout: config.http.requestTimeoutMs,
+    http: {
+      headersTimeout: config.http.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(5000, Math.max(250, Math.round(config.http.requestTimeoutMs / 4))),
+    },
     // find-my-way's default (100) answered a 101-character username with 414 where 31 to 100 got
     // the DTO's 422; 2048 matches the longest URL we accept anywhere (avatar_url). Longer ones are
     // still 414, and a request line past Node's 16 KiB header limit is 431.

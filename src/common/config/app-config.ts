@@ -89,6 +89,7 @@ const schema = z.object({
   DB_POOL_SIZE: z.coerce.number({ error: 'DB_POOL_SIZE must be a number' }).int().min(1).max(200).default(20),
   RATE_LIMIT_DEFAULT_PER_MINUTE: z.coerce.number().int().min(1).default(300),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(500).max(300_000).default(30_000),
   // Auth timings: CONTRACT.md's values are the defaults; tests shorten them instead of sleeping.
   AUTH_REFRESH_GRACE_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
   AUTH_MAIL_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
@@ -162,6 +163,8 @@ export interface AppConfig {
     readonly trustProxy: boolean;
     readonly corsOrigins: readonly string[];
     readonly bodyLimitBytes: number;
+    /** Longest a client may take to send a whole request (headers and body); then 408 and the connection closes. */
+    readonly requestTimeoutMs: number;
     readonly shutdownTimeoutMs: number;
     /** CONTRACT.md: 300 per minute per IP; overridable so tests can exceed it cheaply. */
     readonly defaultRateLimitPerMinute: number;
@@ -285,6 +288,7 @@ export function loadConfig(env: Env): AppConfig {
       trustProxy: e.TRUST_PROXY,
       corsOrigins,
       bodyLimitBytes: 64 * 1024,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       defaultRateLimitPerMinute: e.RATE_LIMIT_DEFAULT_PER_MINUTE,
     },
