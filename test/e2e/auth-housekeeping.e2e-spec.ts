@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AuthHousekeeping } from '../../src/modules/auth/housekeeping.service';
 import { signUpAndLogin, uniqueName } from './support/auth';
 import { request } from './support/http';
+import { captureQueries, planOf } from './support/queries';
 import { startMailbox, type Mailbox } from './support/mailbox';
 import { createTestApp, type TestApp } from './support/test-app';
 
@@ -105,6 +106,48 @@ describe('auth housekeeping', () => {
     expect(await contentOf(sentRecently)).toEqual([{ subject: '', text: '', html: null, sealed: null }]);
     expect(await contentOf(failedRecently)).toEqual([{ subject: '', text: '', html: null, sealed: null }]);
     expect(await contentOf(stillPending)).toEqual([{ subject: 's', text: 't', html: null, sealed: null }]);
+  });
+
+  it('works off a backlog larger than one batch in one pass, in short statements', async () => {
+    const owner = await signUpAndLogin(t, mailbox);
+    // 1,201 dead sessions (batches of 500) with a refresh-token row each, 5,001 old sent mails (batches of 5,000).
+    await db.query(
+      `WITH s AS (
+         INSERT INTO auth_sessions (user_id, refresh_hash, expires_at, revoked_at)
+         SELECT $1, 'hk-' || g || '-' || $2, now() + interval '1 day', now() - interval '2 days' FROM generate_series(1, 1201) g
+         RETURNING id, refresh_hash)
+       INSERT INTO auth_refresh_tokens (token_hash, session_id) SELECT refresh_hash, id FROM s`,
+      [owner.user.id, randomUUID()],
+    );
+    const lane = `hk-${randomUUID()}`;
+    await db.query(
+      `INSERT INTO mail_outbox (lane, "to", subject, text, status, created_at)
+       SELECT $1, 'backlog@example.test', '', '', 'sent', now() - interval '8 days' FROM generate_series(1, 5001)`,
+      [lane],
+    );
+    const statements = await captureQueries(db, () => t.app.get(AuthHousekeeping).runOnce());
+    const count = async (sql: string, params: unknown[]): Promise<number> => (await db.query<{ n: number }[]>(sql, params))[0]!.n;
+    expect(await count(`SELECT count(*)::int AS n FROM auth_sessions WHERE user_id = $1 AND revoked_at IS NOT NULL`, [owner.user.id])).toBe(
+      0,
+    );
+    expect(await count(`SELECT count(*)::int AS n FROM mail_outbox WHERE lane = $1`, [lane])).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM auth_sessions WHERE user_id = $1`, [owner.user.id])).toBe(1); // the live one
+    // Several statements per rule, none of them a transaction of its own making.
+    const deletes = statements.filter((q) => /^DELETE FROM auth_sessions/.test(q.sql));
+    expect(deletes.length).toBeGreaterThanOrEqual(4);
+    expect(statements.filter((q) => /^(START TRANSACTION|BEGIN)/i.test(q.sql))).toEqual([]);
+  });
+
+  it('each rule, and deleting a user (its sessions by cascade), is served by an index, not a scan of the table', async () => {
+    const statements = (await captureQueries(db, () => t.app.get(AuthHousekeeping).runOnce())).filter((q) =>
+      /^(DELETE|UPDATE)/.test(q.sql),
+    );
+    expect(statements).toHaveLength(7);
+    const cascade = { sql: `DELETE FROM auth_sessions WHERE user_id = $1`, parameters: [randomUUID()] };
+    for (const statement of [...statements, cascade]) {
+      const plan = await planOf(db, statement);
+      expect({ statement: statement.sql, seqScan: /Seq Scan/.test(plan) }).toEqual({ statement: statement.sql, seqScan: false });
+    }
   });
 
   it('skips a pass while another replica holds it', async () => {

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { dropDatabase, ensureDatabase } from '../../src/common/database/ensure-database';
 import { migrations } from '../../src/common/database/migrations';
 import { RunTimeoutIsFailed1795487300000 } from '../../src/common/database/migrations/1795487300000-RunTimeoutIsFailed';
+import { HousekeepingIndexes1795487400000 } from '../../src/common/database/migrations/1795487400000-HousekeepingIndexes';
 import { typeOrmOptions } from '../../src/common/database/typeorm-options';
 
 /** Data migrations, each on a scratch database of its own (the run's database is shared by every test file). */
@@ -58,5 +59,38 @@ describe('migrations', () => {
     expect(await statuses()).toEqual({ [timedOut]: 'timed_out', [failed]: 'failed', [succeeded]: 'succeeded' });
     await db.runMigrations({ transaction: 'each' });
     expect(await statuses()).toEqual({ [timedOut]: 'failed', [failed]: 'failed', [succeeded]: 'succeeded' });
+  });
+
+  it('HousekeepingIndexes: builds its indexes valid (CONCURRENTLY), down restores the partial user index, and the pool keeps its statement timeout', async () => {
+    const indexes = async (): Promise<Record<string, boolean>> =>
+      Object.fromEntries(
+        (
+          await db.query<{ name: string; valid: boolean }[]>(
+            `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+              WHERE c.relname IN ('ix_auth_sessions_user', 'ix_auth_sessions_user_id', 'ix_auth_sessions_expires_at', 'ix_pending_signups_consumed_at',
+                                  'ix_pending_signups_open_expiry', 'ix_mail_outbox_settled', 'ix_mail_outbox_settled_with_content')`,
+          )
+        ).map((r) => [r.name, r.valid]),
+      );
+    const built = {
+      ix_auth_sessions_user_id: true,
+      ix_auth_sessions_expires_at: true,
+      ix_pending_signups_consumed_at: true,
+      ix_pending_signups_open_expiry: true,
+      ix_mail_outbox_settled: true,
+      ix_mail_outbox_settled_with_content: true,
+    };
+    expect(await indexes()).toEqual(built);
+    await revertThrough(HousekeepingIndexes1795487400000);
+    expect(await indexes()).toEqual({ ix_auth_sessions_user: true });
+    await db.runMigrations({ transaction: 'each' });
+    expect(await indexes()).toEqual(built);
+    // Both pooled connections (the scratch pool has two), one of which ran the builds without a timeout.
+    const timeouts = await Promise.all(
+      [0, 1].map(() =>
+        db.transaction(async (m) => (await m.query<{ statement_timeout: string }[]>(`SHOW statement_timeout`))[0]!.statement_timeout),
+      ),
+    );
+    expect(timeouts).toEqual(['15s', '15s']);
   });
 });

@@ -12,6 +12,8 @@ export function typeOrmOptions(url: string, poolSize = 20): DataSourceOptions {
     synchronize: false,
     migrationsRun: false, // run by MigrationRunner under an advisory lock, see migration-runner.ts
     migrations,
+    // Each migration in its own transaction, and none for one that says so (CREATE INDEX CONCURRENTLY).
+    migrationsTransactionMode: 'each',
     migrationsTableName: 'typeorm_migrations',
     // Fail fast instead of queueing forever when PostgreSQL is down or the pool is exhausted.
     connectTimeoutMS: 2000,

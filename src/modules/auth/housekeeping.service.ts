@@ -1,67 +1,103 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { InjectConfig, type AppConfig } from '../../common/config';
 import { PeriodicTask } from '../../common/scheduling/periodic-task';
 
 /** How often a replica tries a pass; only one replica at a time runs it (an advisory lock). */
 const INTERVAL_MS = 10 * 60 * 1000;
-/** Rows deleted (or wiped) per rule and pass, so a pass never holds locks for long. */
+/** Longest a pass goes on deleting (a backlog is worked off over several passes beyond that). */
+const PASS_BUDGET_MS = 60_000;
+/**
+ * Rows per statement, each its own short transaction: a batch never holds locks for long nor
+ * writes much WAL at once. Sessions go in smaller batches, as each takes its refresh-token rows
+ * (one per refresh of its life) with it.
+ */
 const BATCH = 5000;
+const SESSION_BATCH = 500;
 
 /**
  * What is deleted, and when: only rows nothing can use any more.
- * - sessions (with their refresh-token rows) a day after they were revoked or ran out (90 days in
- *   all, 30 days idle): their tokens answer 401 either way;
+ * - sessions (with their refresh-token rows) a day after they were revoked or after their 90 days
+ *   ran out (a session idle for 30 days answers 401 at once, and is revoked when presented; one
+ *   never presented again goes when its 90 days run out);
  * - pending signups a day after they were consumed (confirmed, or superseded by a confirmation),
  *   and 30 days after their code expired (until then `resend` can still revive them);
  * - sent mail after 7 days, failed mail after 30 (kept that long for inspection).
  * One more rule changes rows instead of deleting them: settled mail that still holds its content
  * is wiped (MailOutboxRepository wipes what it settles; this covers rows written and sent by the
  * release before sealing, during a rolling release and before it, which keep their code in clear).
+ * Each rule is one indexed condition (migration HousekeepingIndexes), so a pass costs what it
+ * deletes, not a scan of the table.
  */
-const RULES = {
-  sessions: `DELETE FROM auth_sessions WHERE id IN (
-      SELECT id FROM auth_sessions
-       WHERE revoked_at < now() - interval '1 day'
-          OR expires_at < now() - interval '1 day'
-          OR last_used_at < now() - make_interval(secs => $1) - interval '1 day'
-       LIMIT ${BATCH})`,
-  pendingSignups: `DELETE FROM pending_signups WHERE id IN (
-      SELECT id FROM pending_signups
-       WHERE consumed_at < now() - interval '1 day'
-          OR (consumed_at IS NULL AND code_expires_at < now() - interval '30 days')
-       LIMIT ${BATCH})`,
-  mail: `DELETE FROM mail_outbox WHERE id IN (
-      SELECT id FROM mail_outbox
-       WHERE (status = 'sent' AND created_at < now() - interval '7 days')
-          OR (status = 'failed' AND created_at < now() - interval '30 days')
-       LIMIT ${BATCH})`,
-  mailContent: `UPDATE mail_outbox SET subject = '', text = '', html = NULL, sealed = NULL WHERE id IN (
+const RULES: readonly { readonly counts: keyof HousekeepingResult; readonly batch: number; readonly sql: string }[] = [
+  {
+    counts: 'sessions',
+    batch: SESSION_BATCH,
+    sql: `DELETE FROM auth_sessions WHERE id IN (
+      SELECT id FROM auth_sessions WHERE revoked_at < now() - interval '1 day' LIMIT ${SESSION_BATCH})`,
+  },
+  {
+    counts: 'sessions',
+    batch: SESSION_BATCH,
+    sql: `DELETE FROM auth_sessions WHERE id IN (
+      SELECT id FROM auth_sessions WHERE expires_at < now() - interval '1 day' LIMIT ${SESSION_BATCH})`,
+  },
+  {
+    counts: 'pendingSignups',
+    batch: BATCH,
+    sql: `DELETE FROM pending_signups WHERE id IN (
+      SELECT id FROM pending_signups WHERE consumed_at < now() - interval '1 day' LIMIT ${BATCH})`,
+  },
+  {
+    counts: 'pendingSignups',
+    batch: BATCH,
+    sql: `DELETE FROM pending_signups WHERE id IN (
+      SELECT id FROM pending_signups WHERE consumed_at IS NULL AND code_expires_at < now() - interval '30 days' LIMIT ${BATCH})`,
+  },
+  {
+    counts: 'mail',
+    batch: BATCH,
+    sql: `DELETE FROM mail_outbox WHERE id IN (
+      SELECT id FROM mail_outbox WHERE status = 'sent' AND created_at < now() - interval '7 days' LIMIT ${BATCH})`,
+  },
+  {
+    counts: 'mail',
+    batch: BATCH,
+    sql: `DELETE FROM mail_outbox WHERE id IN (
+      SELECT id FROM mail_outbox WHERE status = 'failed' AND created_at < now() - interval '30 days' LIMIT ${BATCH})`,
+  },
+  {
+    counts: 'mailContent',
+    batch: BATCH,
+    sql: `UPDATE mail_outbox SET subject = '', text = '', html = NULL, sealed = NULL WHERE id IN (
       SELECT id FROM mail_outbox
        WHERE status IN ('sent', 'failed') AND (subject <> '' OR text <> '' OR html IS NOT NULL OR sealed IS NOT NULL)
        LIMIT ${BATCH})`,
-} as const;
+  },
+];
 
-export type HousekeepingResult = Record<keyof typeof RULES, number>;
+/** Rows deleted (wiped, for `mailContent`) per table in one pass. */
+export interface HousekeepingResult {
+  sessions: number;
+  pendingSignups: number;
+  mail: number;
+  mailContent: number;
+}
+
+const LOCK = `hashtext('runtime-api/auth-housekeeping')`;
 
 /**
  * Keeps the auth module's tables from growing without bound: every refresh adds a token row,
  * every signup a pending row, every mail an outbox row. Runs on every replica's timer; the
- * transaction-scoped advisory lock lets one of them do a pass while the others skip it.
+ * advisory lock lets one of them do a pass while the others skip it.
  */
 @Injectable()
 export class AuthHousekeeping implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('AuthHousekeeping');
   private task: PeriodicTask | undefined;
 
-  private readonly sessionIdleSeconds: number;
+  private stopping = false;
 
-  constructor(
-    private readonly dataSource: DataSource,
-    @InjectConfig() config: AppConfig,
-  ) {
-    this.sessionIdleSeconds = config.auth.sessionIdleSeconds;
-  }
+  constructor(private readonly dataSource: DataSource) {}
 
   onApplicationBootstrap(): void {
     this.task = new PeriodicTask(
@@ -72,31 +108,45 @@ export class AuthHousekeeping implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     await this.task?.stop();
   }
 
-  /** One pass: how many rows went from each table, or `null` when another replica holds the pass. */
+  /**
+   * One pass: how many rows went from each table, or `null` when another replica holds the pass.
+   * Each rule deletes batch after batch until one comes back short, the pass's time is up, or the
+   * process is stopping; the lock (session-level, on a connection of its own) is held throughout.
+   */
   async runOnce(): Promise<HousekeepingResult | null> {
-    const result = await this.dataSource.transaction(async (m) => {
-      const [lock] = await m.query<{ locked: boolean }[]>(
-        `SELECT pg_try_advisory_xact_lock(hashtext('runtime-api/auth-housekeeping')) AS locked`,
-      );
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      const [lock] = (await runner.query(`SELECT pg_try_advisory_lock(${LOCK}) AS locked`)) as { locked: boolean }[];
       if (!lock?.locked) return null;
-      const count = async (sql: string, params: unknown[] = []): Promise<number> => {
-        const [, affected] = await m.query<[unknown, number]>(sql, params);
-        return affected;
-      };
-      return {
-        sessions: await count(RULES.sessions, [this.sessionIdleSeconds]),
-        pendingSignups: await count(RULES.pendingSignups),
-        mail: await count(RULES.mail),
-        mailContent: await count(RULES.mailContent),
-      };
-    });
-    if (result && (result.sessions || result.pendingSignups || result.mail || result.mailContent)) {
-      const { mailContent, ...deleted } = result;
-      this.logger.log({ event: 'auth.housekeeping', deleted, wiped: { mail: mailContent } }, 'deleted dead auth rows');
+      try {
+        const result: HousekeepingResult = { sessions: 0, pendingSignups: 0, mail: 0, mailContent: 0 };
+        const deadline = Date.now() + PASS_BUDGET_MS;
+        for (const rule of RULES) {
+          for (;;) {
+            const [, affected] = (await runner.query(rule.sql)) as [unknown, number];
+            result[rule.counts] += affected;
+            if (affected < rule.batch || Date.now() > deadline || this.stopping) break;
+          }
+        }
+        this.report(result);
+        return result;
+      } finally {
+        // Fails only with the connection itself, and its lock ends with it.
+        await runner.query(`SELECT pg_advisory_unlock(${LOCK})`).catch(() => undefined);
+      }
+    } finally {
+      await runner.release();
     }
-    return result;
+  }
+
+  private report(result: HousekeepingResult): void {
+    if (!(result.sessions || result.pendingSignups || result.mail || result.mailContent)) return;
+    const { mailContent, ...deleted } = result;
+    this.logger.log({ event: 'auth.housekeeping', deleted, wiped: { mail: mailContent } }, 'deleted dead auth rows');
   }
 }

@@ -8,6 +8,7 @@ import { AgentChatOpenRunFunction1795487000000 } from './1795487000000-AgentChat
 import { BioLength1795487100000 } from './1795487100000-BioLength';
 import { MailOutboxSealed1795487200000 } from './1795487200000-MailOutboxSealed';
 import { RunTimeoutIsFailed1795487300000 } from './1795487300000-RunTimeoutIsFailed';
+import { HousekeepingIndexes1795487400000 } from './1795487400000-HousekeepingIndexes';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works from
@@ -25,4 +26,5 @@ export const migrations: MixedList<Function> = [
   BioLength1795487100000,
   MailOutboxSealed1795487200000,
   RunTimeoutIsFailed1795487300000,
+  HousekeepingIndexes1795487400000,
 ];
