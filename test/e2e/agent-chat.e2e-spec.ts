@@ -14,7 +14,8 @@ import { AuditLog } from '../../src/common/logging/audit-log';
 import { STALE_RUN_SWEEP_LOCK } from '../../src/modules/agent-chat/persistence/agent-chat.repository';
 import { STALE_RUN_SWEEP_INTERVAL_MS, StaleRunSweeper } from '../../src/modules/agent-chat/stale-run-sweeper';
 import { overrideModel, parseSse } from './agent-chat.fixtures';
-import { eventually, expectProblem, request } from './support/http';
+import { eventually, expectProblem, request, type ApiResponse } from './support/http';
+import { captureQueries, planOf } from './support/queries';
 import { createTestApp, type TestApp } from './support/test-app';
 import { createUser, type TestUser } from './support/users';
 
@@ -720,6 +721,35 @@ describe('agent chat (fake models)', () => {
       ['user', 'one'],
       ['assistant', 'r'],
     ]);
+
+    // Sessions sharing one instant, written with microseconds (as a writer other than the app could):
+    // each is listed exactly once across pages, and the list reads the index in order, no sort.
+    const dave = await createUser(t);
+    const same = Array.from({ length: 5 }, () => randomUUID());
+    await db.query(
+      `INSERT INTO agent_chat_sessions (id, user_id, title, created_at, updated_at)
+       SELECT id, $2, 'tie', now(), '2026-01-01 00:00:00.123456+00' FROM unnest($1::uuid[]) id`,
+      [same, dave.id],
+    );
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    const queries = await captureQueries(db, async () => {
+      do {
+        const page: ApiResponse<{ items: { session_id: string }[]; next_cursor: string | null }> = await request(
+          t.url,
+          'GET',
+          `/api/v1/agent-chats?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+          { token: dave.accessToken },
+        );
+        seen.push(...page.body.items.map((i) => i.session_id));
+        cursor = page.body.next_cursor;
+      } while (cursor);
+    });
+    expect(seen).toEqual([...same].sort().reverse());
+    const list = queries.find((q) => q.sql.includes('FROM "agent_chat_sessions"') && q.sql.includes('ORDER BY'))!;
+    const plan = await planOf(db, list);
+    expect(plan).toMatch(/Index Scan using ix_agent_chat_sessions_user_updated/);
+    expect(plan).not.toMatch(/Sort/);
     expectProblem(await request(t.url, 'GET', '/api/v1/agent-chats?limit=0', { token: carol.accessToken }), 422, 'validation_failed');
     expectProblem(await request(t.url, 'GET', '/api/v1/agent-chats?cursor=bogus', { token: carol.accessToken }), 422, 'validation_failed');
     expectProblem(await request(t.url, 'GET', '/api/v1/agent-chats/not-a-uuid', { token: carol.accessToken }), 422, 'validation_failed');

@@ -9,6 +9,7 @@ import { BioLength1795487100000 } from './1795487100000-BioLength';
 import { MailOutboxSealed1795487200000 } from './1795487200000-MailOutboxSealed';
 import { RunTimeoutIsFailed1795487300000 } from './1795487300000-RunTimeoutIsFailed';
 import { HousekeepingIndexes1795487400000 } from './1795487400000-HousekeepingIndexes';
+import { ChatSessionsUpdatedAtMillis1795487500000 } from './1795487500000-ChatSessionsUpdatedAtMillis';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works from
@@ -27,4 +28,5 @@ export const migrations: MixedList<Function> = [
   MailOutboxSealed1795487200000,
   RunTimeoutIsFailed1795487300000,
   HousekeepingIndexes1795487400000,
+  ChatSessionsUpdatedAtMillis1795487500000,
 ];

@@ -262,12 +262,12 @@ export class AgentChatRepository {
       .getRepository(ChatSessionEntity)
       .createQueryBuilder('s')
       .where('s.user_id = :userId', { userId })
-      // Milliseconds, as the cursor carries a JS Date: PostgreSQL's microseconds would skip rows.
-      .orderBy(`date_trunc('milliseconds', s.updated_at)`, 'DESC')
+      // The column holds milliseconds (migration ChatSessionsUpdatedAtMillis), as the cursor's JS
+      // Date does, so the index (user_id, updated_at DESC, id DESC) gives the order.
+      .orderBy('s.updated_at', 'DESC')
       .addOrderBy('s.id', 'DESC')
       .limit(limit);
-    if (after)
-      query.andWhere(`(date_trunc('milliseconds', s.updated_at), s.id) < (:updatedAt, :id)`, { updatedAt: after.updatedAt, id: after.id });
+    if (after) query.andWhere(`(s.updated_at, s.id) < (:updatedAt, :id)`, { updatedAt: after.updatedAt, id: after.id });
     return query.getMany();
   }
 
