@@ -40,12 +40,15 @@ export interface NewSession {
   readonly ip: string | undefined;
 }
 
-/** Hot statements (every login, every refresh), prepared once per connection. */
-// The user is read here, FOR SHARE, not taken from the caller: a role change or a deletion holds
-// the user's row (FOR UPDATE) while it closes the user's sessions (AccountChangesService), so a
-// session is either opened before and closed with the others, or opened after with the new role,
-// or not at all once the user is gone. (The foreign key's own lock, FOR KEY SHARE, does not wait
-// for a role change.)
+// Hot statements (every login, every refresh), prepared once per connection.
+
+/**
+ * The user is read here, FOR SHARE, not taken from the caller: a role change or a deletion holds
+ * the user's row (FOR UPDATE) while it closes the user's sessions (AccountChangesService), so a
+ * session is either opened before and closed with the others, or opened after with the new role,
+ * or not at all once the user is gone. (The foreign key's own lock, FOR KEY SHARE, does not wait
+ * for a role change.)
+ */
 const INSERT_SESSION = preparedStatement(
   `WITH holder AS (
      SELECT id, email, role FROM users WHERE id = $1 FOR SHARE
@@ -235,8 +238,10 @@ export class SessionsRepository {
     );
   }
 
-  /** Revokes every live session of a user; returns their ids (to refuse their access tokens at once). */
-  /** Inside the caller's transaction (see AccountChangesService). */
+  /**
+   * Revokes every live session of a user, inside the caller's transaction (AccountChangesService);
+   * returns their ids (to refuse their access tokens at once).
+   */
   async revokeAllOfUser(m: EntityManager, userId: string, reason: string): Promise<string[]> {
     const result: unknown = await m.query(
       `UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2, replacement_sealed = NULL WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
