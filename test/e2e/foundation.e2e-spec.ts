@@ -301,6 +301,12 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
         const body = expectProblem(third, 429, 'rate_limited', '/api/v1/__probe/limited');
         expect(body.detail).toBe('请求过于频繁');
         expect(Number(third.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+        // The budget's headers as on every other answer: none left, reset when the block ends.
+        expect({
+          limit: third.headers.get('x-ratelimit-limit'),
+          remaining: third.headers.get('x-ratelimit-remaining'),
+          reset: third.headers.get('x-ratelimit-reset'),
+        }).toEqual({ limit: '2', remaining: '0', reset: third.headers.get('retry-after') });
         expectProblem(await request(other.url, 'GET', '/api/v1/__probe/limited'), 429, 'rate_limited');
       } finally {
         await other.close();

@@ -131,7 +131,16 @@ export class RedisThrottlerGuard extends ThrottlerGuard {
     return `rate:${this.buckets.get(context)}:${who}`;
   }
 
-  protected override throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+  /**
+   * The 429 carries the budget's X-RateLimit-* headers too, as every other answer of the route does
+   * (the library sets them only when it lets a request through): the budget, none left, and when
+   * the block ends (as Retry-After, which the library has set).
+   */
+  protected override throwThrottlingException(context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+    const res = context.switchToHttp().getResponse<Record<string, unknown>>();
+    this.setResponseHeader(res, `${this.headerPrefix}-Limit`, detail.limit);
+    this.setResponseHeader(res, `${this.headerPrefix}-Remaining`, 0);
+    this.setResponseHeader(res, `${this.headerPrefix}-Reset`, detail.timeToBlockExpire);
     throw commonError('rate_limited', { retryAfterSeconds: detail.timeToBlockExpire });
   }
 }
