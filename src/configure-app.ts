@@ -8,6 +8,7 @@ import type { AppConfig } from './common/config';
 import { rawClientErrorResponse } from './common/errors/problem';
 import { sendProblem } from './common/errors/problem.filter';
 import { trustImmediatePeer } from './common/http/client-ip';
+import { completeOpenApiDocument } from './common/http/openapi-completion';
 import { requestIdFor } from './common/http/request-id';
 import { API_SECURITY_HEADERS, installSecurityHeaders } from './common/http/security-headers';
 import { AccessLog, installAccessLog, logRouterAnswer } from './common/logging/access-log';
@@ -142,5 +143,7 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .setVersion('1')
     .addBearerAuth()
     .build();
-  return SwaggerModule.createDocument(app, config);
+  return completeOpenApiDocument(SwaggerModule.createDocument(app, config), {
+    probePaths: [`/${API_PREFIX}/health`, `/${API_PREFIX}/infra/health`],
+  });
 }

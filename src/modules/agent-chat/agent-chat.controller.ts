@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentUser, type AuthUser } from '../../common/auth';
 import { DomainError } from '../../common/errors/domain-error';
@@ -10,6 +10,7 @@ import { AgentChatStream, wantsEventStream } from './agent-chat-stream';
 import { AgentChatSessionsService } from './agent-chat-sessions.service';
 import { AgentChatService } from './agent-chat.service';
 import { AgentRunRateLimitGuard } from './agent-run-rate-limit.guard';
+import { AgentChatEventDto } from './dto/agent-chat-event.dto';
 import { AgentChatResponseDto } from './dto/agent-chat-response.dto';
 import { AgentChatSessionDetailDto, AgentChatSessionPageDto, ListSessionsQueryDto, SessionIdParamDto } from './dto/agent-chat-sessions.dto';
 import { CreateAgentChatDto } from './dto/create-agent-chat.dto';
@@ -33,8 +34,19 @@ export class AgentChatController {
     description:
       'JSON by default; with `Accept: text/event-stream` the same events stream as Server-Sent Events (`event: <type>`, `id: <seq>`, `data: <event JSON>`, a `: heartbeat` comment every 15 s). Each SSE `data` is an AgentChatEventDto.',
   })
-  @ApiProduces('application/json', 'text/event-stream')
-  @ApiOkResponse({ type: AgentChatResponseDto })
+  @ApiExtraModels(AgentChatResponseDto, AgentChatEventDto)
+  @ApiOkResponse({
+    description: 'The run: as one JSON answer, or as Server-Sent Events with `Accept: text/event-stream`.',
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(AgentChatResponseDto) } },
+      'text/event-stream': {
+        schema: {
+          type: 'string',
+          description: `Frames \`event: <type>\\nid: <seq>\\ndata: <JSON>\\n\\n\`, each data one ${AgentChatEventDto.name}; \`: heartbeat\` comments in between.`,
+        },
+      },
+    },
+  })
   @ApiProblems({
     401: 'unauthenticated, invalid_token',
     404: 'session_not_found',

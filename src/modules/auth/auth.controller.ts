@@ -88,7 +88,12 @@ export class AuthController {
   @Delete('sessions')
   @Public()
   @HttpCode(204)
-  @ApiOperation({ summary: 'Log out: revokes the session; its access tokens stop working at once (unknown tokens also 204)' })
+  @ApiOperation({
+    summary: 'Log out: revokes the session; its access tokens stop working at once (unknown tokens also 204)',
+    description:
+      'The refresh token travels in a JSON body, as the routes document has it. OpenAPI 3.0 lets tools ignore the body ' +
+      'of a DELETE: check that a generated client sends it.',
+  })
   @ApiResponse({ status: 204 })
   @ApiProblems({ 422: 'validation_failed' })
   deleteSession(@Body() body: RefreshTokenDto, @ReqMeta() meta: RequestMeta): Promise<void> {

@@ -51,9 +51,16 @@ export class AgentChatEventDto {
   @ApiPropertyOptional({ description: 'RUN_FINISHED: equals the concatenated deltas of the last assistant message' })
   output?: string;
 
-  @ApiPropertyOptional({ description: 'RUN_ERROR: a sentence for the user; TOOL_CALL_RESULT: a short code when the tool failed' })
+  @ApiPropertyOptional({
+    description:
+      'RUN_ERROR: a sentence for the user; TOOL_CALL_RESULT: a short code when the tool failed ' +
+      '(tool_failed, tool_timeout, invalid_input, tool_call_limit or unknown_tool)',
+  })
   error?: string;
 
-  @ApiPropertyOptional({ description: 'RUN_ERROR: model_unavailable, model_error, model_timeout, aborted or internal_error' })
+  @ApiPropertyOptional({
+    description: 'RUN_ERROR only',
+    enum: ['model_unavailable', 'model_error', 'model_timeout', 'aborted', 'internal_error'],
+  })
   code?: string;
 }

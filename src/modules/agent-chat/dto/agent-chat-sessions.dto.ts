@@ -5,7 +5,7 @@ import { msg } from '../../../common/http/validation';
 
 /** `GET /agent-chats` query. **Extension.** */
 export class ListSessionsQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
   @Type(() => Number)
   @IsInt({ context: msg('必须是整数', 'must be an integer') })

@@ -37,6 +37,7 @@ export class SignupDto {
 
   @ApiPropertyOptional({
     description: 'Absolute URL on an origin in REDIRECT_ALLOWLIST; the mail links to it with ?email=',
+    format: 'uri',
     maxLength: 2048,
   })
   @IsOptional()

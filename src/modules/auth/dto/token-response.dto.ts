@@ -16,7 +16,7 @@ export class TokenResponseDto {
   @ApiProperty({ description: 'Opaque, 256 random bits, rotated on every refresh' })
   refresh_token!: string;
 
-  @ApiProperty({ example: 3600 })
+  @ApiProperty({ type: 'integer', example: 3600 })
   expires_in!: number;
 
   @ApiProperty({ enum: ['bearer'] })

@@ -53,6 +53,8 @@ export class UpdateProfileDto {
     type: String,
     nullable: true,
     format: 'uri',
+    // The same prefix as the check, written without the flag a schema pattern cannot carry.
+    pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^/\\\\]',
     maxLength: AVATAR_URL_MAX_LENGTH,
     description: 'An http(s) URL; null clears it.',
   })
