@@ -14,6 +14,19 @@ const PASS_BUDGET_MS = 60_000;
 const BATCH = 5000;
 const SESSION_BATCH = 500;
 
+/** A rule deleting, batch by batch, the rows of `table` that meet `condition`. */
+const deleting = (counts: keyof HousekeepingResult, table: string, condition: string, batch = BATCH): Rule => ({
+  counts,
+  batch,
+  sql: `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${condition} LIMIT ${batch})`,
+});
+
+interface Rule {
+  readonly counts: keyof HousekeepingResult;
+  readonly batch: number;
+  readonly sql: string;
+}
+
 /**
  * What is deleted, and when: only rows nothing can use any more.
  * - sessions (with their refresh-token rows) a day after they were revoked or after their 90 days
@@ -28,43 +41,13 @@ const SESSION_BATCH = 500;
  * Each rule is one indexed condition (migration HousekeepingIndexes), so a pass costs what it
  * deletes, not a scan of the table.
  */
-const RULES: readonly { readonly counts: keyof HousekeepingResult; readonly batch: number; readonly sql: string }[] = [
-  {
-    counts: 'sessions',
-    batch: SESSION_BATCH,
-    sql: `DELETE FROM auth_sessions WHERE id IN (
-      SELECT id FROM auth_sessions WHERE revoked_at < now() - interval '1 day' LIMIT ${SESSION_BATCH})`,
-  },
-  {
-    counts: 'sessions',
-    batch: SESSION_BATCH,
-    sql: `DELETE FROM auth_sessions WHERE id IN (
-      SELECT id FROM auth_sessions WHERE expires_at < now() - interval '1 day' LIMIT ${SESSION_BATCH})`,
-  },
-  {
-    counts: 'pendingSignups',
-    batch: BATCH,
-    sql: `DELETE FROM pending_signups WHERE id IN (
-      SELECT id FROM pending_signups WHERE consumed_at < now() - interval '1 day' LIMIT ${BATCH})`,
-  },
-  {
-    counts: 'pendingSignups',
-    batch: BATCH,
-    sql: `DELETE FROM pending_signups WHERE id IN (
-      SELECT id FROM pending_signups WHERE consumed_at IS NULL AND code_expires_at < now() - interval '30 days' LIMIT ${BATCH})`,
-  },
-  {
-    counts: 'mail',
-    batch: BATCH,
-    sql: `DELETE FROM mail_outbox WHERE id IN (
-      SELECT id FROM mail_outbox WHERE status = 'sent' AND created_at < now() - interval '7 days' LIMIT ${BATCH})`,
-  },
-  {
-    counts: 'mail',
-    batch: BATCH,
-    sql: `DELETE FROM mail_outbox WHERE id IN (
-      SELECT id FROM mail_outbox WHERE status = 'failed' AND created_at < now() - interval '30 days' LIMIT ${BATCH})`,
-  },
+const RULES: readonly Rule[] = [
+  deleting('sessions', 'auth_sessions', `revoked_at < now() - interval '1 day'`, SESSION_BATCH),
+  deleting('sessions', 'auth_sessions', `expires_at < now() - interval '1 day'`, SESSION_BATCH),
+  deleting('pendingSignups', 'pending_signups', `consumed_at < now() - interval '1 day'`),
+  deleting('pendingSignups', 'pending_signups', `consumed_at IS NULL AND code_expires_at < now() - interval '30 days'`),
+  deleting('mail', 'mail_outbox', `status = 'sent' AND created_at < now() - interval '7 days'`),
+  deleting('mail', 'mail_outbox', `status = 'failed' AND created_at < now() - interval '30 days'`),
   {
     counts: 'mailContent',
     batch: BATCH,
