@@ -8,7 +8,7 @@ import { randomIp, signUpAndLogin, uniqueName, type SignedUpUser } from './suppo
 import { eventually, expectProblem, request } from './support/http';
 import { startMailbox, type Mailbox } from './support/mailbox';
 import { freePort, spawnEnv, startServer } from './support/server-process';
-import { createTestApp, type TestApp } from './support/test-app';
+import { createTestApp, startMailedApp, stopMailedApp, type TestApp } from './support/test-app';
 
 const LOOKUP = '/api/v1/auth/users';
 
@@ -25,17 +25,12 @@ describe('auth: roles, admin lookup and admin CLI', () => {
   const adminEmail = `${adminName}@example.test`;
 
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({
-      SMTP_URL: mailbox.smtpUrl,
+    ({ mailbox, t } = await startMailedApp({
       TRUST_PROXY: 'true',
       ADMIN_EMAILS: `someone@example.test, ${adminEmail.toUpperCase()}`,
-    });
+    }));
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   const lookup = (token: string | undefined, query: string, headers: Record<string, string> = {}) =>
     request(t.url, 'GET', `${LOOKUP}${query}`, { token, headers: { 'x-forwarded-for': randomIp(), ...headers } });
@@ -223,13 +218,9 @@ describe('admin CLI racing logins', () => {
   const LOGINS = 10;
 
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true' });
+    ({ mailbox, t } = await startMailedApp({ TRUST_PROXY: 'true' }));
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   type Login = { status: number; body: { access_token: string; code?: string } };
   /** Fires the logins; resolves once the first has answered (the rest are in flight), with all of them to await. */

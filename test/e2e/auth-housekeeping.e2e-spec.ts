@@ -5,8 +5,8 @@ import { AuthHousekeeping } from '../../src/modules/auth/housekeeping.service';
 import { signUpAndLogin, uniqueName } from './support/auth';
 import { request } from './support/http';
 import { captureQueries, planOf } from './support/queries';
-import { startMailbox, type Mailbox } from './support/mailbox';
-import { createTestApp, type TestApp } from './support/test-app';
+import type { Mailbox } from './support/mailbox';
+import { startMailedApp, stopMailedApp, type TestApp } from './support/test-app';
 
 jest.setTimeout(60_000);
 
@@ -17,14 +17,10 @@ describe('auth housekeeping', () => {
   let db: DataSource;
 
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true', AUTH_MAIL_MIN_INTERVAL_SECONDS: '0' });
+    ({ mailbox, t } = await startMailedApp({ TRUST_PROXY: 'true', AUTH_MAIL_MIN_INTERVAL_SECONDS: '0' }));
     db = t.app.get(DataSource);
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   const exists = async (sql: string, params: unknown[]): Promise<boolean> => (await db.query<unknown[]>(sql, params)).length > 0;
 

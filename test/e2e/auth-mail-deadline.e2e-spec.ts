@@ -2,9 +2,9 @@ import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { uniqueName } from './support/auth';
 import { eventually } from './support/http';
-import { extractCode, startMailbox, type Mailbox } from './support/mailbox';
+import { extractCode, type Mailbox } from './support/mailbox';
 import { outboxRow, signUpForMail } from './support/outbox';
-import { createTestApp, type TestApp } from './support/test-app';
+import { startMailedApp, stopMailedApp, type TestApp } from './support/test-app';
 
 jest.setTimeout(60_000);
 
@@ -27,21 +27,16 @@ describe('auth mail: a stuck SMTP conversation', () => {
   let t: TestApp;
   let db: DataSource;
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({
-      SMTP_URL: mailbox.smtpUrl,
+    ({ mailbox, t } = await startMailedApp({
       TRUST_PROXY: 'true',
       MAIL_SEND_TIMEOUT_MS: String(SEND_TIMEOUT_MS),
       // The retry of the cut conversation is not due during the test.
       MAIL_RETRY_BASE_MS: '60000',
       MAIL_POLL_INTERVAL_MS: '100',
-    });
+    }));
     db = t.app.get(DataSource);
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   it('does not hold back other mail, and is cut at the send deadline as a transient failure (retried later)', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn');
@@ -79,14 +74,10 @@ describe('auth mail: expired leases', () => {
   let t: TestApp;
   let db: DataSource;
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, MAIL_POLL_INTERVAL_MS: '100' });
+    ({ mailbox, t } = await startMailedApp({ MAIL_POLL_INTERVAL_MS: '100' }));
     db = t.app.get(DataSource);
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   it('a mail whose lease expired with its attempts used up fails instead of being sent again', async () => {
     const error = jest.spyOn(Logger.prototype, 'error');

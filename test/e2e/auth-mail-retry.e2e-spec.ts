@@ -4,7 +4,7 @@ import { uniqueName } from './support/auth';
 import { eventually } from './support/http';
 import { extractCode, startMailbox, type Mailbox } from './support/mailbox';
 import { outboxRow, signUpForMail } from './support/outbox';
-import { createTestApp, type TestApp } from './support/test-app';
+import { createTestApp, startMailedApp, stopMailedApp, type TestApp } from './support/test-app';
 
 jest.setTimeout(60_000);
 
@@ -60,14 +60,10 @@ describe('auth mail: 530 and 454 are retried', () => {
   let t: TestApp;
   let db: DataSource;
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true', MAIL_RETRY_BASE_MS: '50', MAIL_POLL_INTERVAL_MS: '100' });
+    ({ mailbox, t } = await startMailedApp({ TRUST_PROXY: 'true', MAIL_RETRY_BASE_MS: '50', MAIL_POLL_INTERVAL_MS: '100' }));
     db = t.app.get(DataSource);
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   it.each([530, 454])('%i: logged at error level, retried, then delivered', async (code) => {
     const error = jest.spyOn(Logger.prototype, 'error');
@@ -90,15 +86,11 @@ describe('auth mail: the retry schedule covers a code’s validity', () => {
   let t: TestApp;
   let db: DataSource;
   beforeAll(async () => {
-    mailbox = await startMailbox();
     // The production retry base (MAIL_RETRY_BASE_MS unset); rows are aged in the database instead of waiting.
-    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, MAIL_POLL_INTERVAL_MS: '100' });
+    ({ mailbox, t } = await startMailedApp({ MAIL_POLL_INTERVAL_MS: '100' }));
     db = t.app.get(DataSource);
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   /** A due plaintext row (as the previous release queued it) with a past already behind it. */
   const queued = async (age: string, attempts: number): Promise<string> => {

@@ -4,9 +4,9 @@ import { createServer, type AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { randomIp, uniqueName } from './support/auth';
 import { eventually, request } from './support/http';
-import { extractCode, startMailbox, type Mailbox } from './support/mailbox';
+import { extractCode, type Mailbox } from './support/mailbox';
 import { sealedLane } from '../../src/modules/auth/mail/mail-outbox.repository';
-import { createTestApp, type TestApp } from './support/test-app';
+import { createTestApp, startMailedApp, stopMailedApp, type TestApp } from './support/test-app';
 
 const SIGNUP = '/api/v1/auth/verifications';
 
@@ -39,14 +39,10 @@ describe('auth mail: outbox, retries, failures', () => {
   let t: TestApp;
   let db: DataSource;
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true', MAIL_RETRY_BASE_MS: '50', MAIL_POLL_INTERVAL_MS: '100' });
+    ({ mailbox, t } = await startMailedApp({ TRUST_PROXY: 'true', MAIL_RETRY_BASE_MS: '50', MAIL_POLL_INTERVAL_MS: '100' }));
     db = t.app.get(DataSource);
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   it('retries a transient SMTP failure (451) until the mail is delivered', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn');
@@ -96,15 +92,11 @@ describe('auth mail: no usable code at rest in the outbox', () => {
   let t: TestApp;
   let db: DataSource;
   beforeAll(async () => {
-    mailbox = await startMailbox();
     // Retries wait a minute, so a refused mail stays queued until the test makes it due.
-    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true', MAIL_RETRY_BASE_MS: '60000', MAIL_POLL_INTERVAL_MS: '100' });
+    ({ mailbox, t } = await startMailedApp({ TRUST_PROXY: 'true', MAIL_RETRY_BASE_MS: '60000', MAIL_POLL_INTERVAL_MS: '100' }));
     db = t.app.get(DataSource);
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   /** Every column of the address's outbox rows, as PostgreSQL prints the row. */
   const rowText = async (to: string): Promise<string[]> =>

@@ -10,9 +10,9 @@ import { SessionsService } from '../../src/modules/auth/sessions/sessions.servic
 import type { RequestMeta } from '../../src/modules/auth/request-meta';
 import { randomIp, signUpAndLogin, uniqueName, type SignedUpUser } from './support/auth';
 import { eventually, expectProblem, request, type ApiResponse } from './support/http';
-import { startMailbox, type Mailbox } from './support/mailbox';
+import type { Mailbox } from './support/mailbox';
 import { captureQueries, planOf } from './support/queries';
-import { createTestApp, type TestApp } from './support/test-app';
+import { createTestApp, startMailedApp, stopMailedApp, type TestApp } from './support/test-app';
 
 const LOGIN = '/api/v1/auth/sessions';
 const REFRESH = '/api/v1/auth/sessions/refresh';
@@ -30,19 +30,14 @@ describe('auth: login, refresh, logout', () => {
   const GRACE_MS = 400;
 
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({
-      SMTP_URL: mailbox.smtpUrl,
+    ({ mailbox, t } = await startMailedApp({
       TRUST_PROXY: 'true',
       AUTH_REFRESH_GRACE_MS: String(GRACE_MS),
       AUTH_MAIL_MIN_INTERVAL_SECONDS: '0',
-    });
+    }));
     db = t.app.get(DataSource);
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   const call = (
     method: string,
@@ -454,14 +449,10 @@ describe('auth: login backoff grows and ends', () => {
   let mailbox: Mailbox;
   let t: TestApp;
   beforeAll(async () => {
-    mailbox = await startMailbox();
     // 1 s instead of 60 s as the first step, so growth and expiry are observable without long waits.
-    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true', AUTH_LOGIN_BACKOFF_BASE_SECONDS: '1' });
+    ({ mailbox, t } = await startMailedApp({ TRUST_PROXY: 'true', AUTH_LOGIN_BACKOFF_BASE_SECONDS: '1' }));
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   it('each failure after the lock doubles the wait (capped at 15 min), and the right password works once the wait is over', async () => {
     const u: SignedUpUser = await signUpAndLogin(t, mailbox);
@@ -527,13 +518,9 @@ describe('auth: refresh grace period at its real default (10 s)', () => {
   let mailbox: Mailbox;
   let t: TestApp;
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true' });
+    ({ mailbox, t } = await startMailedApp({ TRUST_PROXY: 'true' }));
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   it('a rotated token replays its replacement for 10 s, then revokes the session', async () => {
     expect(t.config.auth.refreshGraceMs).toBe(10_000);

@@ -1,8 +1,8 @@
 import { DataSource } from 'typeorm';
 import { randomIp, signUpAndLogin, uniqueName } from './support/auth';
 import { eventually, expectProblem, request, type ApiResponse } from './support/http';
-import { extractCode, startMailbox, type Mailbox } from './support/mailbox';
-import { createTestApp, type TestApp } from './support/test-app';
+import { extractCode, type Mailbox } from './support/mailbox';
+import { startMailedApp, stopMailedApp, type TestApp } from './support/test-app';
 
 const SIGNUP = '/api/v1/auth/verifications';
 const RESEND = '/api/v1/auth/verifications/resend';
@@ -18,20 +18,15 @@ describe('auth: signup with emailed codes', () => {
   let db: DataSource;
 
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({
-      SMTP_URL: mailbox.smtpUrl,
+    ({ mailbox, t } = await startMailedApp({
       TRUST_PROXY: 'true',
       // The 5-per-hour budget is tested without waiting a minute between mails; the 60 s gap has its own app below.
       AUTH_MAIL_MIN_INTERVAL_SECONDS: '0',
       REDIRECT_ALLOWLIST: 'https://app.example.com',
-    });
+    }));
     db = t.app.get(DataSource);
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   /** Each call is its own client, so per-IP limits only bite where a test wants them to. */
   const post = (path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> =>
@@ -407,13 +402,9 @@ describe('auth: one mail per 60 s per address', () => {
   let mailbox: Mailbox;
   let t: TestApp;
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true' });
+    ({ mailbox, t } = await startMailedApp({ TRUST_PROXY: 'true' }));
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   it('a second mail within 60 s is 429 with Retry-After, for unknown and pending addresses alike', async () => {
     const headers = () => ({ 'x-forwarded-for': randomIp() });

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { randomIp, signUpAndLogin, uniqueName, type SignedUpUser } from './support/auth';
 import { expectProblem, request } from './support/http';
-import { startMailbox, type Mailbox } from './support/mailbox';
-import { createTestApp, type TestApp } from './support/test-app';
+import type { Mailbox } from './support/mailbox';
+import { startMailedApp, stopMailedApp, type TestApp } from './support/test-app';
 
 const LOGIN = '/api/v1/auth/sessions';
 const TRIES = 21;
@@ -20,16 +20,12 @@ describe('auth: login timing does not reveal accounts', () => {
   let known: SignedUpUser[];
 
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true' });
+    ({ mailbox, t } = await startMailedApp({ TRUST_PROXY: 'true' }));
     // Several known users, so no address reaches the 10-failure backoff during the measurement.
     known = [];
     for (let i = 0; i < 4; i++) known.push(await signUpAndLogin(t, mailbox));
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   async function timedFailure(email: string): Promise<number> {
     const started = performance.now();

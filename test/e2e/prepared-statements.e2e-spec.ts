@@ -1,8 +1,8 @@
 import { DataSource } from 'typeorm';
 import { randomIp, signUpAndLogin } from './support/auth';
 import { request } from './support/http';
-import { startMailbox, type Mailbox } from './support/mailbox';
-import { createTestApp, type TestApp } from './support/test-app';
+import type { Mailbox } from './support/mailbox';
+import { startMailedApp, stopMailedApp, type TestApp } from './support/test-app';
 
 // Argon2 on signup and login is slow on a shared 2-core machine.
 jest.setTimeout(60_000);
@@ -17,13 +17,9 @@ describe('hot statements are prepared once per connection', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    mailbox = await startMailbox();
-    t = await createTestApp({ SMTP_URL: mailbox.smtpUrl, TRUST_PROXY: 'true', DB_POOL_SIZE: '1' });
+    ({ mailbox, t } = await startMailedApp({ TRUST_PROXY: 'true', DB_POOL_SIZE: '1' }));
   });
-  afterAll(async () => {
-    await t.close();
-    await mailbox.stop();
-  });
+  afterAll(() => stopMailedApp(t, mailbox));
 
   const prepared = async (): Promise<string[]> => {
     const rows = await t.app

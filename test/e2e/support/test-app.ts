@@ -5,6 +5,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from '../../../src/app.module';
 import { loadConfig, type AppConfig } from '../../../src/common/config';
 import { configureApp, createAdapter } from '../../../src/configure-app';
+import { startMailbox, type Mailbox } from './mailbox';
 
 export interface TestApp {
   readonly app: NestFastifyApplication;
@@ -46,4 +47,28 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
   const address = app.getHttpServer().address();
   if (address === null || typeof address === 'string') throw new Error('test app has no TCP address');
   return { app, config, url: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+}
+
+/**
+ * A test app that sends its mail to a mailbox of its own (SMTP_URL points there), for a describe's
+ * beforeAll: `({ mailbox, t } = await startMailedApp({ TRUST_PROXY: 'true' }))`. Close both with
+ * {@link stopMailedApp}.
+ */
+export async function startMailedApp(
+  env: Record<string, string> = {},
+  options: TestAppOptions = {},
+): Promise<{ mailbox: Mailbox; t: TestApp }> {
+  const mailbox = await startMailbox();
+  try {
+    return { mailbox, t: await createTestApp({ SMTP_URL: mailbox.smtpUrl, ...env }, options) };
+  } catch (error) {
+    await mailbox.stop();
+    throw error;
+  }
+}
+
+/** The app first (its mail worker may still talk to the mailbox), then the mailbox; either may be missing when set-up failed. */
+export async function stopMailedApp(t: TestApp | undefined, mailbox: Mailbox | undefined): Promise<void> {
+  await t?.close();
+  await mailbox?.stop();
 }
