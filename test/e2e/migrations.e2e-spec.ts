@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { dropDatabase, ensureDatabase } from '../../src/common/database/ensure-database';
+import { runMigrationsLocked } from '../../src/common/database/migration-runner';
 import { migrations } from '../../src/common/database/migrations';
 import { RunTimeoutIsFailed1795487300000 } from '../../src/common/database/migrations/1795487300000-RunTimeoutIsFailed';
 import { HousekeepingIndexes1795487400000 } from '../../src/common/database/migrations/1795487400000-HousekeepingIndexes';
 import { typeOrmOptions } from '../../src/common/database/typeorm-options';
+import { eventually } from './support/http';
 
 /** Data migrations, each on a scratch database of its own (the run's database is shared by every test file). */
 describe('migrations', () => {
@@ -92,5 +95,53 @@ describe('migrations', () => {
       ),
     );
     expect(timeouts).toEqual(['15s', '15s']);
+  });
+});
+
+/**
+ * Replicas (or pods' init containers) that start together on an empty database: one applies the
+ * migrations, including CREATE INDEX CONCURRENTLY, while the others wait for the lock.
+ */
+describe('migrations from replicas starting together', () => {
+  const url = new URL(process.env.DATABASE_URL!);
+  url.pathname = `${url.pathname}_migx_${randomUUID().slice(0, 8)}`;
+  const replicas: DataSource[] = [];
+  let holder: Client | undefined;
+
+  beforeAll(() => ensureDatabase(url.toString()));
+  afterAll(async () => {
+    await holder?.end();
+    await Promise.all(replicas.map((r) => r.destroy()));
+    await dropDatabase(url.toString());
+  });
+
+  it("both finish: the one waiting for the lock does not hold up the other's concurrent index builds", async () => {
+    // A third party holds the lock until both replicas are asking for it, so that one of them is
+    // still waiting while the other builds its indexes.
+    holder = new Client({ connectionString: url.toString() });
+    await holder.connect();
+    await holder.query('SELECT pg_advisory_lock(724311001)');
+    for (let i = 0; i < 2; i++) {
+      const replica = new DataSource(typeOrmOptions(url.toString(), 2));
+      await replica.initialize();
+      replicas.push(replica);
+    }
+    const runs = replicas.map((replica) =>
+      runMigrationsLocked(replica).then(
+        () => 'done',
+        (error: Error) => error.message,
+      ),
+    );
+    await eventually(async () => {
+      const { rows } = await holder!.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%advisory_lock(%'`,
+      );
+      return rows[0]!.n === 2;
+    });
+    await holder.query('SELECT pg_advisory_unlock(724311001)');
+
+    expect(await Promise.all(runs)).toEqual(['done', 'done']);
+    const { rows } = await holder.query<{ n: number }>(`SELECT count(*)::int AS n FROM typeorm_migrations`);
+    expect(rows[0]!.n).toBe(migrations.length);
   });
 });
