@@ -21,7 +21,14 @@ describe('two replicas', () => {
       RATE_LIMIT_DEFAULT_PER_MINUTE: String(LIMIT),
       REDIS_KEY_PREFIX: `${process.env.REDIS_KEY_PREFIX}replicas:`,
     };
-    [a, b] = await Promise.all([launchServer(env), launchServer(env)]);
+    // Both start together, as pods do; one that fails to start must not leave the other running.
+    const launched = await Promise.allSettled([launchServer(env), launchServer(env)]);
+    const failed = launched.find((r) => r.status === 'rejected');
+    if (failed) {
+      for (const r of launched) if (r.status === 'fulfilled') await r.value.stop();
+      throw failed.reason;
+    }
+    [a, b] = launched.map((r) => (r as PromiseFulfilledResult<Server>).value) as [Server, Server];
   });
 
   afterAll(async () => {
@@ -30,7 +37,9 @@ describe('two replicas', () => {
     await dropFileDatabase(); // after the servers: dropping it ends every connection to it
   });
 
-  afterEach(() => expect([...unexpectedErrors(a), ...unexpectedErrors(b)]).toEqual([]));
+  afterEach(() => {
+    if (a && b) expect([...unexpectedErrors(a), ...unexpectedErrors(b)]).toEqual([]); // else beforeAll failed, and says why
+  });
 
   it('share rate limits: one client spread over both gets the limit once, not twice', async () => {
     const account = await signUp(a.url, mailbox);
