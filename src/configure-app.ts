@@ -42,8 +42,14 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     // Failures of Node's HTTP parser happen before any request exists: answer on the raw socket.
     clientErrorHandler: (error, socket) => {
       if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
-      if (socket.writable) socket.write(rawClientErrorResponse(error));
+      const answer = rawClientErrorResponse(error);
+      if (socket.writable) socket.write(answer.text);
       socket.destroy(error);
+      // No hook runs for these: this is their access line, so the id the client got is in the log.
+      frameworkLogger.log(
+        { event: 'http.request_rejected', request_id: answer.requestId, code: answer.code },
+        'request rejected by the HTTP parser',
+      );
     },
     // No Nest middleware in this app (the access log is a Fastify hook): without @fastify/middie
     // every request skips one hook and its path matching. Adding a Nest middleware later fails at

@@ -109,6 +109,13 @@ describe('PostgreSQL outage', () => {
     const samples = await load.stop();
     // First, so that a 500 below comes with the server's own account of it.
     expect(unexpectedErrors(server)).toEqual([]);
+    // One outage, one error line from the mail worker (not one per poll), and the 503s logged
+    // with their cause but without stacks.
+    const logged = server.output().split('\n');
+    expect(logged.filter((l) => l.includes('"event":"mail.worker_failed"'))).toHaveLength(1);
+    const dependencyLines = logged.filter((l) => l.includes('"msg":"dependency failure"'));
+    expect(dependencyLines.length).toBeGreaterThan(0);
+    expect(dependencyLines.filter((l) => l.includes('"stack"'))).toEqual([]);
 
     const whileDown = samples.filter((s) => s.startedAt > downAt && s.startedAt + s.ms < downUntil);
     const summary = summarize(whileDown);

@@ -155,17 +155,18 @@ export function isDependencyOutage(error: unknown): boolean {
  * no header could be read, with a fresh request id (the caller's could not be read either) and
  * the security headers every other answer gets from our hooks, which never run for it.
  */
-export function rawClientErrorResponse(error: unknown): string {
+export function rawClientErrorResponse(error: unknown): { readonly text: string; readonly requestId: string; readonly code: string } {
   const code = (error as { code?: unknown }).code;
   const mapped = typeof code === 'string' ? FASTIFY_CODES[code] : undefined;
   const { body } = toProblem(commonError(mapped ?? 'bad_request'), { url: '', headers: {} });
   const json = JSON.stringify(body);
-  const headers = { 'x-request-id': randomUUID(), ...API_SECURITY_HEADERS };
-  return (
+  const requestId = randomUUID();
+  const headers = { 'x-request-id': requestId, ...API_SECURITY_HEADERS };
+  const text =
     `HTTP/1.1 ${body.status} ${body.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
     Object.entries(headers)
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join('') +
-    `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`
-  );
+    `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`;
+  return { text, requestId, code: body.code };
 }

@@ -44,12 +44,21 @@ export class AccessLog implements OnApplicationShutdown {
   }
 }
 
+const PROBLEM_CODE = Symbol('problemCode');
+type NotedRequest = FastifyRequest & { [PROBLEM_CODE]?: string; user?: { id?: string } };
+
+/** Records the problem code a request was answered with, for its access line. */
+export function noteProblemCode(request: FastifyRequest, code: string): void {
+  (request as NotedRequest)[PROBLEM_CODE] = code;
+}
+
 /** Each app's line writer, for the requests its router answers before any hook runs. */
 const writers = new WeakMap<FastifyInstance, (request: FastifyRequest, reply: FastifyReply) => void>();
 
 /**
  * One access line per request, written when the response is finished: request id, method, path
- * (without the query string, which may carry an email address), status and time. Info level
+ * (without the query string, which may carry an email address), status, time, and when there is
+ * one the problem code and the authenticated user's id. Info level
  * (`LOG_LEVEL=warn` keeps access lines out), error level for 5xx. A plain Fastify hook: no child
  * logger and no async context per request (see logging.module.ts).
  */
@@ -62,12 +71,16 @@ export function installAccessLog(fastify: FastifyInstance, log: AccessLog): void
     const path = q === -1 ? url : url.slice(0, q);
     const status = reply.statusCode;
     if (status < 500 && PROBE_PATHS.has(path)) return;
+    const noted = request as NotedRequest;
     access[status >= 500 ? 'error' : 'info'](
       {
         request_id: request.id,
         req: { method: request.method, url: path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}...` : path },
         res: { statusCode: status },
         responseTime: Math.round(reply.elapsedTime * 100) / 100,
+        // Which 401 or 429 it was, and whose request: absent (not written) when there is none.
+        code: noted[PROBLEM_CODE],
+        user_id: noted.user?.id,
       },
       'request completed',
     );

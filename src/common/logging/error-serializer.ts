@@ -18,16 +18,27 @@ const MAX_DEPTH = 6;
  * from them: the logged error itself is left as it was.
  */
 export function serializeError(error: unknown): unknown {
-  return withoutValues(pino.stdSerializers.err(error as Error), 0);
+  return withoutFields(pino.stdSerializers.err(error as Error), VALUE_FIELDS, 0);
 }
 
-function withoutValues(value: unknown, depth: number): unknown {
+const BRIEF_LEFT_OUT = new Set([...VALUE_FIELDS, 'stack']);
+
+/**
+ * {@link serializeError} without stacks, for failures whose cause is known and whose stack says
+ * nothing (an outage answered 503: on-call needs the message and the code, not pg-pool's timer
+ * frames, and an outage writes one of these per request).
+ */
+export function serializeErrorBrief(error: unknown): unknown {
+  return withoutFields(pino.stdSerializers.err(error as Error), BRIEF_LEFT_OUT, 0);
+}
+
+function withoutFields(value: unknown, leftOut: ReadonlySet<string>, depth: number): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (depth > MAX_DEPTH) return '[too deep]';
-  if (Array.isArray(value)) return value.map((item) => withoutValues(item, depth + 1));
+  if (Array.isArray(value)) return value.map((item) => withoutFields(item, leftOut, depth + 1));
   const copy: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(value)) {
-    if (!VALUE_FIELDS.has(key)) copy[key] = withoutValues(field, depth + 1);
+    if (!leftOut.has(key)) copy[key] = withoutFields(field, leftOut, depth + 1);
   }
   return copy;
 }

@@ -34,7 +34,7 @@ export class AgentChatStream {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  async run(user: AuthUser, body: CreateAgentChatDto, locale: Locale, reply: FastifyReply): Promise<void> {
+  async run(user: AuthUser, body: CreateAgentChatDto, locale: Locale, reply: FastifyReply, requestId: string): Promise<void> {
     const run = await this.chat.open(user, body.message, body.session_id);
     reply.hijack(); // from here on we own the socket; Nest and Fastify will not answer
     const raw = reply.raw;
@@ -60,10 +60,25 @@ export class AgentChatStream {
     };
     const heartbeat = setInterval(() => write(': heartbeat\n\n'), this.config.llm.sseHeartbeatMs);
     try {
-      await this.chat.execute(user, run, { locale, clientSignal: client.signal, emit: (event, seq) => write(formatSse(event, seq)) });
+      await this.chat.execute(user, run, {
+        locale,
+        requestId,
+        clientSignal: client.signal,
+        emit: (event, seq) => write(formatSse(event, seq)),
+      });
     } catch (error) {
       // Headers are out: nothing left to answer. The run row is swept as stale later.
-      this.logger.error({ err: error, runId: run.runId }, 'streamed agent run could not be recorded');
+      this.logger.error(
+        {
+          err: error,
+          event: 'agent_chat.run_unrecorded',
+          run_id: run.runId,
+          session_id: run.sessionId,
+          user_id: user.id,
+          request_id: requestId,
+        },
+        'streamed agent run could not be recorded',
+      );
     } finally {
       clearInterval(heartbeat);
       if (!raw.writableEnded) raw.end();

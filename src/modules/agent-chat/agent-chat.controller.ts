@@ -64,7 +64,7 @@ export class AgentChatController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<AgentChatResponseDto | undefined> {
     const locale = negotiateLocale(req.headers['accept-language']);
-    if (wantsEventStream(req.headers.accept)) return this.stream.run(user, body, locale, reply).then(() => undefined);
+    if (wantsEventStream(req.headers.accept)) return this.stream.run(user, body, locale, reply, req.id).then(() => undefined);
     // A JSON caller that hangs up also cancels its run (model call and tools), like an SSE one.
     const client = new AbortController();
     const onClose = (): void => {
@@ -73,7 +73,11 @@ export class AgentChatController {
     // The response's 'close' (not the request's, which fires once the body is read) means the socket went away.
     reply.raw.once('close', onClose);
     try {
-      return await this.chat.runToCompletion(user, body.message, body.session_id, locale, client.signal);
+      return await this.chat.runToCompletion(user, body.message, body.session_id, {
+        locale,
+        clientSignal: client.signal,
+        requestId: req.id,
+      });
     } catch (error) {
       if (!(error instanceof DomainError && error.code === 'shutting_down')) throw error;
       // The run was aborted because this replica is stopping (and recorded as such): drop the

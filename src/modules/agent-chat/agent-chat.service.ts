@@ -11,7 +11,7 @@ import type { AgUiEvent, TokenUsage } from './events/ag-ui-events';
 import { AgUiEventMapper, mergeDeltas } from './events/event-mapper';
 import { trimHistory } from './history/trim-history';
 import { AgentRunner } from './llm/agent-runner';
-import { ModelFailure } from './llm/model-failure';
+import { describeModelFailure, ModelFailure } from './llm/model-failure';
 import { AgentChatRepository, type NewMessage, type OpenedRun } from './persistence/agent-chat.repository';
 import type { RunStatus } from './persistence/chat-run.entity';
 import { staleRunAfterMs } from './stale-run-sweeper';
@@ -43,6 +43,8 @@ export interface ExecuteOptions {
   readonly clientSignal?: AbortSignal;
   /** Called for each event as it happens, with its 1-based sequence number. */
   readonly emit?: (event: AgUiEvent, seq: number) => void;
+  /** The HTTP request's id, for the run's log lines. */
+  readonly requestId?: string;
 }
 
 class RunTimeout extends Error {}
@@ -95,10 +97,9 @@ export class AgentChatService implements BeforeApplicationShutdown {
     user: AuthUser,
     message: string,
     sessionId: string | undefined,
-    locale: Locale,
-    clientSignal?: AbortSignal,
+    options: Pick<ExecuteOptions, 'locale' | 'clientSignal' | 'requestId'>,
   ): Promise<AgentChatResponseDto> {
-    const result = await this.execute(user, await this.open(user, message, sessionId), { locale, clientSignal });
+    const result = await this.execute(user, await this.open(user, message, sessionId), options);
     // Aborted: the client is gone (nobody reads this) or the server is shutting down (retry elsewhere).
     if (result.errorCode === 'aborted') throw commonError('shutting_down', { retryAfterSeconds: 1 });
     if (result.errorCode === 'internal_error') throw commonError('internal_error');
@@ -168,7 +169,7 @@ export class AgentChatService implements BeforeApplicationShutdown {
       }
       closing = mapper.finish();
     } catch (error) {
-      const failure = this.classify(error, controller.signal, run.runId);
+      const failure = this.classify(error, controller.signal, runContext(user, run, options));
       ({ status, errorCode } = failure);
       closing = mapper.fail(failure.errorCode, failureDetail(failure.errorCode, options.locale));
     } finally {
@@ -196,7 +197,7 @@ export class AgentChatService implements BeforeApplicationShutdown {
         events: stored,
       });
     } catch (error) {
-      return this.unrecorded(run, error, events, push, options.locale);
+      return this.unrecorded(run, error, events, push, options, user);
     }
     push([terminal]);
     return { sessionId: run.sessionId, runId: run.runId, status, errorCode, output: mapper.output, events: stored };
@@ -212,15 +213,17 @@ export class AgentChatService implements BeforeApplicationShutdown {
     error: unknown,
     events: AgUiEvent[],
     push: (batch: AgUiEvent[]) => void,
-    locale: Locale,
+    options: ExecuteOptions,
+    user: AuthUser,
   ): Promise<RunResult> {
-    this.logger.error({ err: error, runId: run.runId }, 'agent run could not be recorded');
+    const context = runContext(user, run, options);
+    this.logger.error({ err: error, ...context, event: 'agent_chat.run_unrecorded' }, 'agent run could not be recorded');
     try {
       await this.repository.failRun(run, 'internal_error');
     } catch (markError) {
-      this.logger.error({ err: markError, runId: run.runId }, 'agent run could not be marked failed');
+      this.logger.error({ err: markError, ...context, event: 'agent_chat.run_unrecorded' }, 'agent run could not be marked failed');
     }
-    push([{ type: 'RUN_ERROR', run_id: run.runId, error: failureDetail('internal_error', locale), code: 'internal_error' }]);
+    push([{ type: 'RUN_ERROR', run_id: run.runId, error: failureDetail('internal_error', options.locale), code: 'internal_error' }]);
     return {
       sessionId: run.sessionId,
       runId: run.runId,
@@ -234,7 +237,7 @@ export class AgentChatService implements BeforeApplicationShutdown {
   private classify(
     error: unknown,
     signal: AbortSignal,
-    runId: string,
+    context: RunLogContext,
   ): { status: RunResult['status']; errorCode: NonNullable<RunResult['errorCode']> } {
     if (signal.aborted && (signal.reason instanceof ClientGone || signal.reason instanceof ShuttingDown)) {
       return { status: 'aborted', errorCode: 'aborted' };
@@ -242,12 +245,25 @@ export class AgentChatService implements BeforeApplicationShutdown {
     // CONTRACT.md: a model failure, a timeout included, is recorded as failed (error_code tells which).
     if (signal.aborted && signal.reason instanceof RunTimeout) return { status: 'failed', errorCode: 'model_timeout' };
     if (error instanceof ModelFailure) {
-      this.logger.warn({ err: error, runId, code: error.code }, 'agent run failed');
+      // Not `err`: pino would write the provider's message, the cause's, which can quote the prompt.
+      this.logger.warn({ ...context, event: 'agent_chat.run_failed', failure: describeModelFailure(error) }, 'agent run failed');
       return { status: 'failed', errorCode: error.code === 'limit_exceeded' ? 'model_error' : error.code };
     }
-    this.logger.error({ err: error, runId }, 'agent run failed unexpectedly');
+    this.logger.error({ err: error, ...context, event: 'agent_chat.run_failed' }, 'agent run failed unexpectedly');
     return { status: 'failed', errorCode: 'internal_error' };
   }
+}
+
+interface RunLogContext {
+  readonly run_id: string;
+  readonly session_id: string;
+  readonly user_id: string;
+  readonly request_id?: string;
+}
+
+/** What ties a run's log lines to its request, its user and the session it belongs to. */
+function runContext(user: AuthUser, run: OpenedRun, options: ExecuteOptions): RunLogContext {
+  return { run_id: run.runId, session_id: run.sessionId, user_id: user.id, request_id: options.requestId };
 }
 
 function failureDetail(code: NonNullable<RunResult['errorCode']>, locale: Locale): string {

@@ -17,6 +17,29 @@ export class ModelFailure extends Error {
   }
 }
 
+/** A provider's identifier (error type or code, request id): short and plain, or left out. */
+const PLAIN_ID = /^[\w.:-]{1,100}$/;
+
+/**
+ * What a log line may say about a model failure: our code and message, and of the provider's
+ * error its class, HTTP status, error type and code, and request id (to quote to the provider).
+ * Never its message: providers and proxies quote the request in it, the user's prompt or the
+ * Authorization header (seen: "Incorrect API key provided: Bearer sk-…").
+ */
+export function describeModelFailure(failure: ModelFailure): Record<string, unknown> {
+  const cause = (failure.cause ?? {}) as { name?: unknown; status?: unknown; code?: unknown; type?: unknown; requestID?: unknown };
+  const plain = (value: unknown): string | undefined => (typeof value === 'string' && PLAIN_ID.test(value) ? value : undefined);
+  return {
+    code: failure.code,
+    message: failure.message,
+    provider_error: plain(cause.name),
+    provider_status: typeof cause.status === 'number' ? cause.status : undefined,
+    provider_error_type: plain(cause.type),
+    provider_error_code: plain(cause.code),
+    provider_request_id: plain(cause.requestID),
+  };
+}
+
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',

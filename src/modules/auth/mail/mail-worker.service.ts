@@ -44,6 +44,8 @@ export class MailWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private backlog = false;
   private sweepDue = false;
   private stopped = false;
+  /** Set while passes keep failing (PostgreSQL unreachable): when the streak began and how long it is. */
+  private failing: { since: number; passes: number } | undefined;
 
   constructor(
     private readonly outbox: MailOutboxRepository,
@@ -86,7 +88,10 @@ export class MailWorker implements OnApplicationBootstrap, BeforeApplicationShut
       return;
     }
     this.running = this.pass()
-      .catch((error: unknown) => this.logger.error({ err: error, event: 'mail.worker_failed' }, 'mail worker pass failed; retrying later'))
+      .then(
+        () => this.recovered(),
+        (error: unknown) => this.failed(error),
+      )
       .finally(() => {
         this.running = undefined;
         if (this.again) {
@@ -94,6 +99,28 @@ export class MailWorker implements OnApplicationBootstrap, BeforeApplicationShut
           this.kick();
         }
       });
+  }
+
+  /**
+   * A pass that failed. Only the first failure of a streak is an error line: while PostgreSQL is
+   * down every poll fails the same way, and a line per poll (every MAIL_POLL_INTERVAL_MS, per
+   * replica) would page on-call hundreds of times an hour for one outage.
+   */
+  private failed(error: unknown): void {
+    this.failing ??= { since: Date.now(), passes: 0 };
+    if (this.failing.passes++ === 0) {
+      this.logger.error({ err: error, event: 'mail.worker_failed' }, 'mail worker pass failed; retrying quietly until one succeeds');
+    }
+  }
+
+  private recovered(): void {
+    if (!this.failing) return;
+    const { since, passes } = this.failing;
+    this.failing = undefined;
+    this.logger.log(
+      { event: 'mail.worker_recovered', failed_passes: passes, failing_ms: Date.now() - since },
+      'mail worker passes succeed again',
+    );
   }
 
   private schedule(): void {
@@ -132,7 +159,7 @@ export class MailWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const done = this.deliver(mail, abort.signal)
       .catch((error: unknown) =>
         this.logger.error(
-          { err: error, event: 'mail.worker_failed', mail_id: mail.id },
+          { err: error, event: 'mail.bookkeeping_failed', mail_id: mail.id },
           'mail delivery bookkeeping failed; the lease will retry it',
         ),
       )
