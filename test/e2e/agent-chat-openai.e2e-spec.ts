@@ -48,6 +48,29 @@ function startFakeOpenAi(): Promise<{
       const body = JSON.parse(raw) as ChatCompletionRequest;
       requests.push({ path: req.url ?? '', body });
       const last = body.messages[body.messages.length - 1];
+      if (body.stream !== true && !String(last?.content ?? '').includes('explode')) {
+        // A whole-message call (a JSON answer): the same conversation, not streamed.
+        const message =
+          last?.role === 'tool'
+            ? { role: 'assistant', content: `The answer is ${last.content}.` }
+            : {
+                role: 'assistant',
+                content: null,
+                tool_calls: [{ id: 'call_abc', type: 'function', function: { name: 'calculator', arguments: '{"expression":"6 * 7"}' } }],
+              };
+        const finish = last?.role === 'tool' ? 'stop' : 'tool_calls';
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            id: 'chatcmpl-test',
+            object: 'chat.completion',
+            created: 1,
+            model: 'local-model',
+            choices: [{ index: 0, message, finish_reason: finish }],
+            usage: { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25 },
+          }),
+        );
+        return;
+      }
       if (String(last?.content ?? '').includes('explode')) {
         res
           .writeHead(500, { 'content-type': 'application/json' })
@@ -170,6 +193,35 @@ describe('agent chat through the real OpenAI-compatible client (local chat-compl
         tool_calls: 1,
       },
     ]);
+  });
+
+  it('answers a JSON caller through whole-message calls, with the token usage the server reported (nothing fetched from elsewhere)', async () => {
+    const before = fake.requests.length;
+    const res = await request<{ session_id: string; output: string; events: { type: string }[] }>(t.url, 'POST', '/api/v1/agent-chats', {
+      token: user.accessToken,
+      body: { message: 'What is 6 * 7?' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.output).toBe('The answer is 42.');
+    expect(res.body.events.map((e) => e.type)).toEqual([
+      'RUN_STARTED',
+      'TOOL_CALL_START',
+      'TOOL_CALL_ARGS',
+      'TOOL_CALL_END',
+      'TOOL_CALL_RESULT',
+      'TEXT_MESSAGE_START',
+      'TEXT_MESSAGE_CONTENT',
+      'TEXT_MESSAGE_END',
+      'RUN_FINISHED',
+    ]);
+    expect(fake.requests.slice(before).map((r) => r.body.stream ?? false)).toEqual([false, false]);
+    const [run] = await t.app
+      .get(DataSource)
+      .query<unknown[]>(
+        `SELECT status, input_tokens, output_tokens, total_tokens, model_calls FROM agent_chat_runs WHERE session_id = $1`,
+        [res.body.session_id],
+      );
+    expect(run).toEqual({ status: 'succeeded', input_tokens: 40, output_tokens: 10, total_tokens: 50, model_calls: 2 });
   });
 
   it('answers 502 model_error when the server answers with an error', async () => {

@@ -40,7 +40,7 @@ export class AgentRunner {
   }
 
   async *run(input: AgentRunInput): AsyncGenerator<AgentStreamPart> {
-    const [{ runAgent }, model] = await Promise.all([import('./langchain-agent'), this.models.create()]);
+    const [{ runAgent }, model] = await Promise.all([import('./langchain-agent'), this.models.create(input.streamTokens !== false)]);
     yield* runAgent(model, input);
   }
 }

@@ -16,7 +16,7 @@ export interface ModelDescription {
 @Injectable()
 export class ChatModelFactory implements OnApplicationBootstrap {
   private readonly logger = new Logger(ChatModelFactory.name);
-  private model: Promise<BaseChatModel> | undefined;
+  private readonly models: { streaming?: Promise<BaseChatModel>; whole?: Promise<BaseChatModel> } = {};
 
   constructor(@InjectConfig() private readonly config: AppConfig) {}
 
@@ -38,19 +38,23 @@ export class ChatModelFactory implements OnApplicationBootstrap {
   /**
    * The configured model, made on the first run and shared by every later one (a model holds its
    * settings and, for `openai`, an HTTP client; nothing of a run), so the agent compiled for it is
-   * reused too (langchain-agent.ts). Throws `model_unavailable` when none is configured. Its
-   * LangChain code is imported here, on first use, not at start-up (see AgentRunner).
+   * reused too (langchain-agent.ts). `streamTokens`: a model for a live (SSE) caller, which
+   * streams each call; otherwise one that asks for whole messages. Throws `model_unavailable`
+   * when none is configured. Its LangChain code is imported here, on first use, not at start-up
+   * (see AgentRunner).
    */
-  create(): Promise<BaseChatModel> {
+  create(streamTokens = true): Promise<BaseChatModel> {
+    // Only the OpenAI client is built differently for the two; the offline model serves both.
+    const slot = streamTokens || this.config.llm.provider !== 'openai' ? 'streaming' : 'whole';
     // A failed import (a transient file-system error) is not kept: the next run tries again.
-    this.model ??= this.build().catch((error: unknown) => {
-      this.model = undefined;
+    this.models[slot] ??= this.build(streamTokens).catch((error: unknown) => {
+      this.models[slot] = undefined;
       throw error;
     });
-    return this.model;
+    return this.models[slot];
   }
 
-  private async build(): Promise<BaseChatModel> {
+  private async build(streamTokens: boolean): Promise<BaseChatModel> {
     const { provider, model, baseUrl, apiKey } = this.config.llm;
     switch (provider) {
       case 'offline': {
@@ -66,7 +70,11 @@ export class ChatModelFactory implements OnApplicationBootstrap {
           model: model!,
           apiKey: apiKey ?? 'not-set',
           configuration: baseUrl ? { baseURL: baseUrl } : {},
-          streaming: true,
+          // A JSON answer's model asks for whole messages: with `streaming: true` its calls stream
+          // too and then estimate token counts with tiktoken, whose encoder LangChain downloads
+          // from tiktoken.pages.dev on every call; without internet access each JSON run hung
+          // until model_timeout. Token usage comes from the server in both cases.
+          streaming: streamTokens,
           streamUsage: true,
           maxRetries: 0,
           timeout: this.config.llm.modelTimeoutMs,
