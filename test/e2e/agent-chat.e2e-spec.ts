@@ -802,6 +802,42 @@ describe('agent chat stale-run sweep', () => {
     expect(await runOf(live)).toEqual({ status: 'running', error_code: null });
   });
 
+  it('a run the sweep failed while it was still going (a paused process, a lagging clock) keeps that verdict, and its messages stay out of the next run', async () => {
+    const slow = new GatedModel('Slow', ' answer.');
+    models.model = slow;
+    const sessionId = randomUUID();
+    const chat = (message: string) =>
+      request<{ output: string }>(t.url, 'POST', '/api/v1/agent-chats', {
+        token: user.accessToken,
+        body: { message, session_id: sessionId },
+      });
+    const runs = () =>
+      db.query<{ status: string; error_code: string | null }[]>(
+        `SELECT status, error_code FROM agent_chat_runs WHERE session_id = $1 ORDER BY started_at`,
+        [sessionId],
+      );
+    const first = chat('first');
+    await eventually(() => slow.calls === 1);
+    // As if it had started long ago: the periodic sweep (every 100 ms here) fails it.
+    await db.query(`UPDATE agent_chat_runs SET started_at = now() - interval '10 minutes' WHERE session_id = $1`, [sessionId]);
+    await eventually(async () => (await runs())[0]?.status === 'failed');
+    models.model = new FakeListChatModel({ responses: ['second answer'] });
+    const second = await chat('second');
+    expect(second.status).toBe(200);
+    expect(second.body.output).toBe('second answer');
+
+    slow.release();
+    expectProblem(await first, 500, 'internal_error');
+    expect(await runs()).toEqual([
+      { status: 'failed', error_code: 'interrupted' },
+      { status: 'succeeded', error_code: null },
+    ]);
+    const messages = await db.query<{ content: string }[]>(`SELECT content FROM agent_chat_messages WHERE session_id = $1 ORDER BY seq`, [
+      sessionId,
+    ]);
+    expect(messages.map((m) => m.content)).toEqual(['first', 'second', 'second answer']);
+  });
+
   it('leaves the sweep to the replica that holds it', async () => {
     const sweeper = t.app.get(StaleRunSweeper);
     const other = new Client({ connectionString: t.config.database.url });

@@ -105,25 +105,40 @@ const OPEN_RUN_IN_SESSION = preparedStatement(
 export const STALE_RUN_SWEEP_LOCK = 'runtime-api/agent-chat-stale-runs';
 /** Raised by `agent_chat_open_run` for a session that belongs to someone else. */
 const SESSION_NOT_OWNED = 'RA404';
+/**
+ * A run's closing statement. Only a run still `running` is closed: one the stale-run sweep has
+ * already failed (its process paused past the threshold, or its clock lagged) keeps that verdict,
+ * and its messages are not stored, since its session may have taken another run since. Updates
+ * the session (one row) only when the run was closed.
+ */
 const FINISH_RUN = preparedStatement(
-  `WITH base AS (
-     SELECT COALESCE(MAX(seq), 0) AS seq FROM agent_chat_messages WHERE session_id = $2
-   ), msgs AS (
-     INSERT INTO agent_chat_messages (id, session_id, run_id, seq, role, content, tool_calls, tool_call_id, tool_name, created_at)
-     SELECT x.id, $2, $1, base.seq + x.ord, x.role, x.content, x.tool_calls, x.tool_call_id, x.tool_name, $3
-       FROM base, jsonb_to_recordset($4::jsonb)
-         AS x(id uuid, ord integer, role text, content text, tool_calls jsonb, tool_call_id text, tool_name text)
-   ), evs AS (
-     INSERT INTO agent_chat_run_events (run_id, seq, type, data)
-     SELECT $1, x.seq, x.type, x.data FROM jsonb_to_recordset($5::jsonb) AS x(seq integer, type text, data jsonb)
-   ), run AS (
+  `WITH run AS (
      UPDATE agent_chat_runs
         SET status = $6, error_code = $7, input_tokens = $8, output_tokens = $9, total_tokens = $10, model_calls = $11,
             tool_calls = $12, first_event_at = $13, finished_at = $3, duration_ms = $14
-      WHERE id = $1
+      WHERE id = $1 AND status = 'running'
+     RETURNING id
+   ), base AS (
+     SELECT COALESCE(MAX(seq), 0) AS seq FROM agent_chat_messages WHERE session_id = $2
+   ), msgs AS (
+     INSERT INTO agent_chat_messages (id, session_id, run_id, seq, role, content, tool_calls, tool_call_id, tool_name, created_at)
+     SELECT x.id, $2, run.id, base.seq + x.ord, x.role, x.content, x.tool_calls, x.tool_call_id, x.tool_name, $3
+       FROM run, base, jsonb_to_recordset($4::jsonb)
+         AS x(id uuid, ord integer, role text, content text, tool_calls jsonb, tool_call_id text, tool_name text)
+   ), evs AS (
+     INSERT INTO agent_chat_run_events (run_id, seq, type, data)
+     SELECT run.id, x.seq, x.type, x.data FROM run, jsonb_to_recordset($5::jsonb) AS x(seq integer, type text, data jsonb)
    )
-   UPDATE agent_chat_sessions SET updated_at = $3 WHERE id = $2`,
+   UPDATE agent_chat_sessions SET updated_at = $3 WHERE id = $2 AND EXISTS (SELECT 1 FROM run)`,
 );
+
+/** {@link AgentChatRepository.finishRun} found the run no longer `running`: the stale-run sweep failed it. */
+export class RunAlreadyEnded extends Error {
+  constructor(runId: string) {
+    super(`run ${runId} was already ended (failed by the stale-run sweep) when it finished: its outcome is not stored`);
+    this.name = 'RunAlreadyEnded';
+  }
+}
 
 @Injectable()
 export class AgentChatRepository {
@@ -185,7 +200,8 @@ export class AgentChatRepository {
 
   /**
    * Records how the run ended, with its messages (when it succeeded) and events: one statement,
-   * so atomic and one round trip however many messages and events the run had.
+   * so atomic and one round trip however many messages and events the run had. Throws
+   * {@link RunAlreadyEnded}, storing nothing, when the run is no longer `running`.
    */
   async finishRun(run: OpenedRun, outcome: RunOutcome): Promise<void> {
     const finishedAt = new Date();
@@ -199,7 +215,8 @@ export class AgentChatRepository {
       tool_name: m.toolName ?? null,
     }));
     const events = outcome.events.map((event, i) => ({ seq: i + 1, type: event.type, data: event }));
-    await runPrepared(this.dataSource, FINISH_RUN, [
+    // An UPDATE's result through TypeORM: [rows, rowCount].
+    const [, closed] = await runPrepared<[unknown[], number]>(this.dataSource, FINISH_RUN, [
       run.runId,
       run.sessionId,
       finishedAt,
@@ -215,6 +232,7 @@ export class AgentChatRepository {
       outcome.firstEventAt,
       finishedAt.getTime() - run.startedAt.getTime(),
     ]);
+    if (closed === 0) throw new RunAlreadyEnded(run.runId);
   }
 
   /**
