@@ -14,7 +14,10 @@ async function main(): Promise<void> {
   const dataSource = new DataSource(typeOrmOptions(config.database.url, 2));
   await dataSource.initialize();
   try {
-    await runMigrationsLocked(dataSource, { log: (message: string) => process.stdout.write(`${message}\n`) });
+    await runMigrationsLocked(dataSource, {
+      log: (message: string) => process.stdout.write(`${message}\n`),
+      warn: (message: string) => process.stderr.write(`${message}\n`),
+    });
     process.stdout.write('migrations are up to date\n');
   } finally {
     await dataSource.destroy();

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { dropDatabase, ensureDatabase } from '../../src/common/database/ensure-database';
-import { runMigrationsLocked } from '../../src/common/database/migration-runner';
+import type { AppConfig } from '../../src/common/config';
+import { MigrationRunner, runMigrationsLocked } from '../../src/common/database/migration-runner';
 import { migrations } from '../../src/common/database/migrations';
 import { RunTimeoutIsFailed1795487300000 } from '../../src/common/database/migrations/1795487300000-RunTimeoutIsFailed';
 import { HousekeepingIndexes1795487400000 } from '../../src/common/database/migrations/1795487400000-HousekeepingIndexes';
+import { ChatSessionsUpdatedAtMillis1795487500000 } from '../../src/common/database/migrations/1795487500000-ChatSessionsUpdatedAtMillis';
 import { typeOrmOptions } from '../../src/common/database/typeorm-options';
 import { eventually } from './support/http';
 
@@ -143,5 +145,58 @@ describe('migrations from replicas starting together', () => {
     expect(await Promise.all(runs)).toEqual(['done', 'done']);
     const { rows } = await holder.query<{ n: number }>(`SELECT count(*)::int AS n FROM typeorm_migrations`);
     expect(rows[0]!.n).toBe(migrations.length);
+  });
+});
+
+/** Migrations on a database in use: a long transaction on a table, a schema the code is ahead of. */
+describe('migrations on a live database', () => {
+  const url = new URL(process.env.DATABASE_URL!);
+  url.pathname = `${url.pathname}_migl_${randomUUID().slice(0, 8)}`;
+  let db: DataSource;
+
+  beforeAll(async () => {
+    await ensureDatabase(url.toString());
+    db = new DataSource(typeOrmOptions(url.toString(), 1)); // a pool of one: the lock's connection migrates
+    await db.initialize();
+    await runMigrationsLocked(db);
+    expect(migrations.at(-1)).toBe(ChatSessionsUpdatedAtMillis1795487500000); // the one reverted below
+    await db.undoLastMigration({ transaction: 'each' });
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    await dropDatabase(url.toString());
+  });
+
+  it('with DB_MIGRATIONS_RUN=false, start-up refuses a schema that lacks a migration, naming it', async () => {
+    const runner = new MigrationRunner(db, { database: { migrationsRun: false } } as AppConfig);
+    await expect(runner.onModuleInit()).rejects.toThrow(/lacks 1 migration\(s\).*ChatSessionsUpdatedAtMillis1795487500000.*migrate\.js/);
+  });
+
+  it('a migration queued behind a long transaction gives up its lock wait after a few seconds and is tried again, instead of stalling the table', async () => {
+    const report = new Client({ connectionString: url.toString() });
+    await report.connect();
+    const warnings: string[] = [];
+    try {
+      await report.query('BEGIN');
+      await report.query('SELECT count(*) FROM agent_chat_sessions'); // holds the table (ACCESS SHARE) until COMMIT
+      const migrating = runMigrationsLocked(db, { log: () => undefined, warn: (m: string) => void warnings.push(m) });
+      await eventually(() => warnings.length > 0, 10_000, 50);
+      expect(warnings[0]).toMatch(/waited more than 3000 ms for a table lock/);
+      // Between tries the table serves: a read that queued behind the ALTER would wait for the report.
+      const probe = new Client({ connectionString: url.toString(), statement_timeout: 2_000 });
+      await probe.connect();
+      try {
+        await expect(probe.query('SELECT count(*) FROM agent_chat_sessions')).resolves.toBeDefined();
+      } finally {
+        await probe.end();
+      }
+      await report.query('COMMIT');
+      await migrating;
+    } finally {
+      await report.end();
+    }
+    const [last] = await db.query<{ name: string }[]>(`SELECT name FROM typeorm_migrations ORDER BY id DESC LIMIT 1`);
+    expect(last?.name).toBe('ChatSessionsUpdatedAtMillis1795487500000');
+    await expect(new MigrationRunner(db, { database: { migrationsRun: false } } as AppConfig).onModuleInit()).resolves.toBeUndefined();
   });
 });

@@ -43,15 +43,20 @@ export class HousekeepingIndexes1795487400000 implements MigrationInterface {
 
 /**
  * The pool's connections stop a statement after 15 s (typeorm-options.ts); building an index on a
- * large table takes longer. Lifted for this connection while the builds run, then back to the
- * connection's own setting (it returns to the pool afterwards).
+ * large table takes longer. And the migrations' connection stops a lock wait after 3 s
+ * (migration-runner.ts), while CREATE INDEX CONCURRENTLY waits, as lock waits, for the
+ * transactions older than its build to end, blocking nobody meanwhile. Both are lifted for this
+ * connection while the builds run, then restored (it returns to the pool afterwards).
  */
 async function withoutStatementTimeout(queryRunner: QueryRunner, work: () => Promise<void>): Promise<void> {
+  const [{ lock_timeout: lockTimeout }] = (await queryRunner.query(`SHOW lock_timeout`)) as [{ lock_timeout: string }];
   await queryRunner.query(`SET statement_timeout = 0`);
+  await queryRunner.query(`SET lock_timeout = 0`);
   try {
     await work();
   } finally {
     await queryRunner.query(`RESET statement_timeout`);
+    await queryRunner.query(`SELECT set_config('lock_timeout', $1, false)`, [lockTimeout]);
   }
 }
 
