@@ -10,6 +10,7 @@ import { HousekeepingIndexes1795487400000 } from '../../src/common/database/migr
 import { ChatSessionsUpdatedAtMillis1795487500000 } from '../../src/common/database/migrations/1795487500000-ChatSessionsUpdatedAtMillis';
 import { typeOrmOptions } from '../../src/common/database/typeorm-options';
 import { eventually } from './support/http';
+import { createTestApp } from './support/test-app';
 
 /** Data migrations, each on a scratch database of its own (the run's database is shared by every test file). */
 describe('migrations', () => {
@@ -198,5 +199,11 @@ describe('migrations on a live database', () => {
     const [last] = await db.query<{ name: string }[]>(`SELECT name FROM typeorm_migrations ORDER BY id DESC LIMIT 1`);
     expect(last?.name).toBe('ChatSessionsUpdatedAtMillis1795487500000');
     await expect(new MigrationRunner(db, { database: { migrationsRun: false } } as AppConfig).onModuleInit()).resolves.toBeUndefined();
+  });
+
+  it('the app installs no extension at start-up: the schema changes only through migrations', async () => {
+    const app = await createTestApp({ DATABASE_URL: url.toString(), DB_MIGRATIONS_RUN: 'false' });
+    await app.close();
+    expect(await db.query(`SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`)).toEqual([]);
   });
 });

@@ -15,6 +15,10 @@ export function typeOrmOptions(url: string, poolSize = 20): DataSourceOptions {
     // Each migration in its own transaction, and none for one that says so (CREATE INDEX CONCURRENTLY).
     migrationsTransactionMode: 'each',
     migrationsTableName: 'typeorm_migrations',
+    // TypeORM would CREATE EXTENSION "uuid-ossp" at every start (the entities' generated uuid
+    // columns): a schema change outside the migrations, refused to a role without the privilege.
+    // The tables' ids default to gen_random_uuid(), built into PostgreSQL 13 and later.
+    installExtensions: false,
     // Fail fast instead of queueing forever when PostgreSQL is down or the pool is exhausted.
     connectTimeoutMS: 2000,
     extra: {
