@@ -156,6 +156,47 @@ describe('agent chat (fake models)', () => {
     expect((await messagesOf(res.body.session_id)).map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'tool', 'assistant']);
   });
 
+  it('gives a tool call whose id an earlier model call of the run used (a provider numbering calls afresh) an id of its own, in events and storage', async () => {
+    const reusing = () =>
+      fakeModel()
+        .respondWithTools([{ name: 'calculator', args: { expression: '1 + 1' }, id: 'call_0' }])
+        .respondWithTools([{ name: 'calculator', args: { expression: '2 + 1' }, id: 'call_0' }])
+        .respond(new AIMessage('2, then 3.'));
+    const sequence = (events: { type: string; tool_call_id?: unknown; delta?: unknown; result?: unknown }[]) =>
+      events.filter((e) => e.type.startsWith('TOOL_CALL')).map((e) => [e.type, e.tool_call_id, e.delta ?? e.result ?? null]);
+    const expected = [
+      ['TOOL_CALL_START', 'call_0', null],
+      ['TOOL_CALL_ARGS', 'call_0', '{"expression":"1 + 1"}'],
+      ['TOOL_CALL_END', 'call_0', null],
+      ['TOOL_CALL_RESULT', 'call_0', '2'],
+      ['TOOL_CALL_START', 'call_0~2', null],
+      ['TOOL_CALL_ARGS', 'call_0~2', '{"expression":"2 + 1"}'],
+      ['TOOL_CALL_END', 'call_0~2', null],
+      ['TOOL_CALL_RESULT', 'call_0~2', '3'],
+    ];
+
+    models.model = reusing();
+    const res = await chat(alice, { message: '1+1, then 2+1?' });
+    expect(res.status).toBe(200);
+    expect(sequence(res.body.events)).toEqual(expected);
+    const stored = await db.query<{ role: string; tool_calls: { id: string }[] | null; tool_call_id: string | null }[]>(
+      `SELECT role, tool_calls, tool_call_id FROM agent_chat_messages WHERE session_id = $1 ORDER BY seq`,
+      [res.body.session_id],
+    );
+    expect(stored.map((m) => [m.role, m.tool_calls?.map((c) => c.id) ?? null, m.tool_call_id])).toEqual([
+      ['user', null, null],
+      ['assistant', ['call_0'], null],
+      ['tool', null, 'call_0'],
+      ['assistant', ['call_0~2'], null],
+      ['tool', null, 'call_0~2'],
+      ['assistant', null, null],
+    ]);
+
+    models.model = reusing();
+    const sse = await chat(alice, { message: 'again, live' }, { accept: 'text/event-stream' });
+    expect(sequence(parseSse(sse.text).map((e) => e.data as never))).toEqual(expected);
+  });
+
   it('reports a failing tool with `error` and lets the model answer', async () => {
     models.model = fakeModel()
       .respondWithTools([{ name: 'calculator', args: { expression: '1 / 0' }, id: 'c1' }])

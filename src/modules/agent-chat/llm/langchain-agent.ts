@@ -29,7 +29,7 @@ let runsInFlight = 0;
  */
 export async function* runAgent(model: BaseChatModel, input: AgentRunInput): AsyncGenerator<AgentStreamPart> {
   const agent = agentFor(model, input.tools, input.systemPrompt);
-  const scope: RunScope = { input, modelCalls: 0, attempts: new Map() };
+  const scope: RunScope = { input, modelCalls: 0, attempts: new Map(), callIds: { used: new Set(), byAttempt: new Map() } };
   // Each model call attempt streams under a message id of its own (runLimits), which its chunks
   // carry in their metadata and its final message as its id: so the mapper can pair them whatever
   // ids (or none) the provider uses, and a retry never continues the failed attempt's message.
@@ -69,7 +69,7 @@ export async function* runAgent(model: BaseChatModel, input: AgentRunInput): Asy
             kind: 'tool_call_delta',
             message_id: id,
             index: chunk.index ?? 0,
-            ...(chunk.id ? { tool_call_id: boundedCallId(chunk.id) } : {}),
+            ...(chunk.id ? { tool_call_id: runCallId(scope, id, chunk.id) } : {}),
             ...(chunk.name ? { tool_name: boundedName(chunk.name) } : {}),
             args_delta: chunk.args ?? '',
           };
@@ -139,6 +139,27 @@ interface RunScope {
   modelCalls: number;
   /** The message id of each model call attempt of the run, with its place among them (1, 2, …). */
   readonly attempts: Map<string, number>;
+  /** Tool call ids handed out in this run: see {@link runCallId}. */
+  readonly callIds: { readonly used: Set<string>; readonly byAttempt: Map<string, string> };
+}
+
+/**
+ * The id a tool call goes by in this run: the provider's, or, when an earlier model call of the
+ * run already used it, a new one. Some providers number calls afresh in every response (`call_0`
+ * each time), and events, results and stored messages pair a call with its result by id. Asked
+ * for the same (attempt, provider id) by the streamed chunks and then by the final message, it
+ * answers the same; the final message (hence LangChain's tool messages and the next request's
+ * history) carries it too.
+ */
+function runCallId(scope: RunScope, attemptId: string, providerId: string): string {
+  const key = `${attemptId}\u0000${providerId}`;
+  const known = scope.callIds.byAttempt.get(key);
+  if (known !== undefined) return known;
+  let id = boundedCallId(providerId);
+  for (let n = 2; scope.callIds.used.has(id); n++) id = boundedCallId(`${providerId.slice(0, MAX_TOOL_CALL_ID_LENGTH - 12)}~${n}`);
+  scope.callIds.used.add(id);
+  scope.callIds.byAttempt.set(key, id);
+  return id;
 }
 
 /** The metadata key under which a model call attempt's streamed chunks carry its message id. */
@@ -211,6 +232,7 @@ const runLimits = createMiddleware({
           // As LangGraph's own stream handler sets ids: both the field and its serialized copy.
           response.id = messageId;
           response.lc_kwargs.id = messageId;
+          for (const call of response.tool_calls ?? []) call.id = runCallId(scope, messageId, call.id ?? randomUUID());
         }
         return response;
       } catch (error) {
