@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { FakeListChatModel, GatedModel, SilentModel, SwitchableModelFactory } from '../../src/modules/agent-chat/llm/testing';
 import { overrideModel, parseSse } from './agent-chat.fixtures';
-import { expectProblem, request } from './support/http';
+import { eventually, expectProblem, request } from './support/http';
 import { createTestApp, type TestApp } from './support/test-app';
 import { createUser, type TestUser } from './support/users';
 
@@ -72,6 +72,43 @@ describe('agent chat limits', () => {
     expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
     expect(Number(limited.headers.get('x-ratelimit-reset'))).toBeLessThanOrEqual(60);
     expect((await chat(b.accessToken, { message: 'my own budget' })).status).toBe(200);
+  });
+
+  it('counts only requests that could run: malformed bodies (422) and requests refused before a run opens (404, 409) leave the budget as it was', async () => {
+    const u = await createUser(t);
+    const other = await createUser(t);
+    const remaining = (res: { headers: Headers }) => res.headers.get('x-ratelimit-remaining');
+    for (let i = 0; i < 5; i++) expectProblem(await chat(u.accessToken, { mesage: 'typo' }), 422, 'validation_failed');
+    models.model = new FakeListChatModel({ responses: ['theirs'] });
+    const theirs = await chat(other.accessToken, { message: 'mine' });
+    expect(theirs.status).toBe(200);
+    const foreign = (theirs.body as { session_id: string }).session_id;
+    for (let i = 0; i < 5; i++) {
+      const res = await chat(u.accessToken, { message: 'not mine', session_id: foreign });
+      expectProblem(res, 404, 'session_not_found');
+      expect(remaining(res)).toBe('3');
+    }
+    const model = new GatedModel('Slow', '.');
+    models.model = model;
+    const sessionId = randomUUID();
+    const running = chat(u.accessToken, { message: 'first', session_id: sessionId });
+    await eventually(() => model.calls === 1);
+    for (let i = 0; i < 5; i++)
+      expectProblem(await chat(u.accessToken, { message: 'again', session_id: sessionId }), 409, 'run_in_progress');
+    model.release();
+    expect((await running).status).toBe(200);
+    models.model = new FakeListChatModel({ responses: ['ok'] });
+    const statuses: [number, string | null][] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await chat(u.accessToken, { message: `run ${i}` });
+      statuses.push([res.status, remaining(res)]);
+    }
+    // The slow run took the first unit; two are left.
+    expect(statuses).toEqual([
+      [200, '1'],
+      [200, '0'],
+      [429, '0'],
+    ]);
   });
 });
 

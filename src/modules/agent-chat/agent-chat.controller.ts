@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentUser, type AuthUser } from '../../common/auth';
@@ -9,11 +9,14 @@ import { NoRateLimit } from '../../common/throttling/rate-limit.decorator';
 import { AgentChatStream, wantsEventStream } from './agent-chat-stream';
 import { AgentChatSessionsService } from './agent-chat-sessions.service';
 import { AgentChatService } from './agent-chat.service';
-import { AgentRunRateLimitGuard } from './agent-run-rate-limit.guard';
+import { AgentRunBudget } from './agent-run-budget';
 import { AgentChatEventDto } from './dto/agent-chat-event.dto';
 import { AgentChatResponseDto } from './dto/agent-chat-response.dto';
 import { AgentChatSessionDetailDto, AgentChatSessionPageDto, ListSessionsQueryDto, SessionIdParamDto } from './dto/agent-chat-sessions.dto';
 import { CreateAgentChatDto } from './dto/create-agent-chat.dto';
+
+/** Problems of POST /agent-chats answered before a run opens. */
+const NOT_A_RUN = new Set(['session_not_found', 'run_in_progress']);
 
 @ApiTags('agent-chat')
 @ApiBearerAuth()
@@ -23,12 +26,12 @@ export class AgentChatController {
     private readonly chat: AgentChatService,
     private readonly stream: AgentChatStream,
     private readonly sessions: AgentChatSessionsService,
+    private readonly budget: AgentRunBudget,
   ) {}
 
   @Post()
   @HttpCode(200)
-  @NoRateLimit() // its own limit only: 20 runs per minute per user (AgentRunRateLimitGuard)
-  @UseGuards(AgentRunRateLimitGuard)
+  @NoRateLimit() // its own limit only: 20 runs per minute per user (AgentRunBudget)
   @ApiOperation({
     summary: 'Run the agent on a message',
     description:
@@ -62,6 +65,22 @@ export class AgentChatController {
     @Body() body: CreateAgentChatDto,
     @Req() req: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<AgentChatResponseDto | undefined> {
+    await this.budget.take(user.id, reply);
+    try {
+      return await this.runCounted(user, body, req, reply);
+    } catch (error) {
+      // Refused before a run opened: not a run, so not one of the user's runs per minute.
+      if (error instanceof DomainError && NOT_A_RUN.has(error.code)) await this.budget.giveBack(user.id, reply).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async runCounted(
+    user: AuthUser,
+    body: CreateAgentChatDto,
+    req: FastifyRequest,
+    reply: FastifyReply,
   ): Promise<AgentChatResponseDto | undefined> {
     const locale = negotiateLocale(req.headers['accept-language']);
     if (wantsEventStream(req.headers.accept)) return this.stream.run(user, body, locale, reply, req.id).then(() => undefined);

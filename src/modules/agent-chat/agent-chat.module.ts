@@ -5,7 +5,7 @@ import { AgentChatStream } from './agent-chat-stream';
 import { AgentChatSessionsService } from './agent-chat-sessions.service';
 import { AgentChatController } from './agent-chat.controller';
 import { AgentChatService } from './agent-chat.service';
-import { AgentRunRateLimitGuard } from './agent-run-rate-limit.guard';
+import { AgentRunBudget } from './agent-run-budget';
 import { AgentRunner } from './llm/agent-runner';
 import { ChatModelFactory } from './llm/chat-model.factory';
 import { AgentChatRepository } from './persistence/agent-chat.repository';
@@ -31,7 +31,7 @@ import { AgentToolRegistry } from './tools/tool-registry';
     AgentRunner,
     ChatModelFactory,
     AgentToolRegistry,
-    AgentRunRateLimitGuard,
+    AgentRunBudget,
     StaleRunSweeper,
     { provide: STALE_RUN_SWEEP_INTERVAL_MS, useValue: DEFAULT_STALE_RUN_SWEEP_INTERVAL_MS },
   ],
