@@ -116,6 +116,8 @@ describe('PostgreSQL outage', () => {
     const dependencyLines = logged.filter((l) => l.includes('"msg":"dependency failure"'));
     expect(dependencyLines.length).toBeGreaterThan(0);
     expect(dependencyLines.filter((l) => l.includes('"stack"'))).toEqual([]);
+    // TypeORM's own warnings (pool connections dying) are JSON lines too, none plain text.
+    expect(logged.filter((l) => l.trim() !== '' && !l.startsWith('{'))).toEqual([]);
 
     const whileDown = samples.filter((s) => s.startedAt > downAt && s.startedAt + s.ms < downUntil);
     const summary = summarize(whileDown);

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { MigrationRunner } from './migration-runner';
+import { TypeOrmNestLogger } from './typeorm-logger';
 import { typeOrmOptions } from './typeorm-options';
 
 @Module({
@@ -15,9 +16,7 @@ import { typeOrmOptions } from './typeorm-options';
         // otherwise. Later outages are survived: the pool reconnects by itself.
         retryAttempts: 3,
         retryDelay: 1000,
-        // Failed queries surface as errors (logged by the problem filter when unexpected); expected
-        // ones such as unique violations mapped to 409 must not flood the log.
-        logging: ['warn', 'migration'],
+        logger: new TypeOrmNestLogger(),
       }),
     }),
   ],

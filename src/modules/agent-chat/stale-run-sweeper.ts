@@ -41,7 +41,7 @@ export class StaleRunSweeper implements OnApplicationBootstrap, OnApplicationShu
       await this.sweep();
     } catch (error) {
       // Start-up must not depend on this sweep: the periodic one tries again.
-      this.logger.warn({ err: error }, 'could not sweep interrupted agent runs');
+      this.logger.warn({ err: error, event: 'agent_chat.stale_run_sweep_failed' }, 'could not sweep interrupted agent runs');
     }
     this.task ??= new PeriodicTask(
       () => this.sweep(),

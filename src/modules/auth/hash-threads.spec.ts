@@ -65,6 +65,7 @@ describe('HashThreads', () => {
     await expect(task).rejects.toBeInstanceOf(HashThreadDied);
     expect(workersOf(threads)).not.toContain(holder);
     expect(logged).toHaveBeenCalledWith(
+      { event: 'auth.hash_thread_died', reason: expect.stringMatching(/^hash thread exited with code \d+$/), failed_tasks: 1 },
       expect.stringMatching(/^hash thread exited with code \d+; 1 task\(s\) failed, the next task starts a new thread$/),
     );
     logged.mockRestore();

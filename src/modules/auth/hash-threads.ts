@@ -149,7 +149,12 @@ export class HashThreads {
     if (this.threads.length < this.size) {
       const thread = new HashThread(require.resolve('@node-rs/argon2'), (dead, reason, failedTasks) => {
         this.threads = this.threads.filter((t) => t !== dead);
-        if (!this.closing) this.logger.error(`${reason}; ${failedTasks} task(s) failed, the next task starts a new thread`);
+        if (!this.closing) {
+          this.logger.error(
+            { event: 'auth.hash_thread_died', reason, failed_tasks: failedTasks },
+            `${reason}; ${failedTasks} task(s) failed, the next task starts a new thread`,
+          );
+        }
       });
       this.threads.push(thread);
       return thread;
