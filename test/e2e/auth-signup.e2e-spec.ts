@@ -33,7 +33,7 @@ describe('auth: signup with emailed codes', () => {
     request(t.url, 'POST', path, { body, headers: { 'x-forwarded-for': randomIp(), ...headers } });
 
   const signup = (
-    over: { username?: string; email?: string; password?: string; redirect_to?: string } = {},
+    over: { username?: string; email?: string; password?: string; redirect_to?: string | null } = {},
     headers: Record<string, string> = {},
   ) => {
     const username = over.username ?? uniqueName();
@@ -129,6 +129,13 @@ describe('auth: signup with emailed codes', () => {
     const zh = await mailbox.waitForMail(`${zhName}@example.test`);
     expect(zh.text).toContain('验证码');
     expect(zh.text).toContain(zhName);
+
+    // null, as clients that write unset optional fields send it: no link, like an absent field.
+    const nullName = uniqueName();
+    expect((await signup({ username: nullName, email: `${nullName}@example.test`, redirect_to: null })).status).toBe(202);
+    const plain = await mailbox.waitForMail(`${nullName}@example.test`);
+    expect(plain.text).not.toContain('http');
+    extractCode(plain.text);
   });
 
   it('stores codes only as an HMAC and answers a wrong code 401 invalid_otp in both languages', async () => {

@@ -38,7 +38,10 @@ export class AuthController {
   @ApiResponse({ status: 202, type: SignupAcceptedDto })
   @ApiProblems({ 409: 'username_taken', 422: 'validation_failed', 429: 'rate_limited', 503: 'server_busy' })
   createVerification(@Body() body: SignupDto, @ReqMeta() meta: RequestMeta): Promise<SignupAcceptedDto> {
-    return this.signup.signUp({ username: body.username, email: body.email, password: body.password, redirectTo: body.redirect_to }, meta);
+    return this.signup.signUp(
+      { username: body.username, email: body.email, password: body.password, redirectTo: body.redirect_to ?? undefined },
+      meta,
+    );
   }
 
   @Post('verifications/resend')

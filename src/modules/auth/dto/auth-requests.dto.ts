@@ -39,11 +39,12 @@ export class SignupDto {
     description: 'Absolute URL on an origin in REDIRECT_ALLOWLIST; the mail links to it with ?email=',
     format: 'uri',
     maxLength: 2048,
+    nullable: true,
   })
-  @IsOptional()
+  @IsOptional() // absent or null: no link (clients that write unset optional fields as null)
   @IsString({ context: msg('必须是字符串', 'must be a string') })
   @MaxLength(2048, { context: msg('不能超过 2048 个字符', 'must be at most 2048 characters') })
-  redirect_to?: string;
+  redirect_to?: string | null;
 }
 
 export class EmailDto {
