@@ -322,6 +322,16 @@ describe('users (profiles, renames, lookup by username)', () => {
         expect(res.body.bio).toBe('x'.repeat(200));
       });
 
+      it('keeps line breaks (a bio of several lines), each stored as \\n however the client sent it', async () => {
+        const user = await createUser(t);
+        const res = await patchMe(user, { bio: 'line one\r\nline two\rline three\n\nafter a blank line\u2028end' });
+        expect(res.status).toBe(200);
+        expect(res.body.bio).toBe('line one\nline two\nline three\n\nafter a blank line\nend');
+        expect((await getMe(user)).body.bio).toBe(res.body.bio);
+        // Still counted: each line break is one character.
+        expect((await patchMe(user, { bio: 'x\n'.repeat(100) + 'x' })).status).toBe(422);
+      });
+
       it('blank is stored as no bio', async () => {
         const user = await createUser(t);
         await patchMe(user, { bio: 'something' });
@@ -330,22 +340,16 @@ describe('users (profiles, renames, lookup by username)', () => {
         expect(res.body.bio).toBeNull();
       });
 
-      it.each([
-        ['a\u0000b'],
-        ['bell\u0007'],
-        ['line\nbreak'],
-        ['tab\there'],
-        ['esc\u001b[31m'],
-        ['c1\u0085x'],
-        ['lone \ud800 surrogate'],
-        [7],
-      ])('rejects %p with 422', async (bio) => {
-        const user = await createUser(t);
-        const res = await patchMe(user, { bio });
-        expectProblem(res, 422, 'validation_failed');
-        expect(fieldsOf(res)).toEqual(['bio']);
-        expect(messageOf(res)).toMatch(/\S/);
-      });
+      it.each([['a\u0000b'], ['bell\u0007'], ['tab\there'], ['esc\u001b[31m'], ['c1\u0085x'], ['lone \ud800 surrogate'], [7]])(
+        'rejects %p with 422',
+        async (bio) => {
+          const user = await createUser(t);
+          const res = await patchMe(user, { bio });
+          expectProblem(res, 422, 'validation_failed');
+          expect(fieldsOf(res)).toEqual(['bio']);
+          expect(messageOf(res)).toMatch(/\S/);
+        },
+      );
     });
   });
 

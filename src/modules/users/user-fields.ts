@@ -54,7 +54,12 @@ export function fitsLength(text: string, maxGraphemes: number, maxCodePoints: nu
   return countGraphemes(text) <= maxGraphemes;
 }
 
-/** C0/C1 control characters (newline and tab included) or lone surrogates, which no profile text needs. */
+/** Every line break (CRLF, CR, LF, U+2028, U+2029) as one LF; NEL (U+0085), a C1 control, is left to be refused. */
+export function normalizeLineBreaks(text: string): string {
+  return text.replace(/\r\n|[\r\u2028\u2029]/g, '\n');
+}
+
+/** C0/C1 control characters (newline and tab included) or lone surrogates. */
 export function hasControlCharacters(text: string): boolean {
   return CONTROL_CHARACTER.test(text) || LONE_SURROGATE.test(text);
 }

@@ -10,6 +10,7 @@ import {
   USERNAME_PATTERN,
   fitsLength,
   hasControlCharacters,
+  normalizeLineBreaks,
   isHttpUrl,
 } from '../user-fields';
 import type { ProfilePatch } from '../user-records';
@@ -27,7 +28,7 @@ const AVATAR_URL_MESSAGE = msg(
   `必须是 http(s) 链接,最多 ${AVATAR_URL_MAX_LENGTH} 个字符`,
   `must be an http(s) URL of at most ${AVATAR_URL_MAX_LENGTH} characters`,
 );
-const BIO_CONTROL_MESSAGE = msg('不能包含控制字符(包括换行)', 'must not contain control characters (line breaks included)');
+const BIO_CONTROL_MESSAGE = msg('不能包含换行以外的控制字符', 'must not contain control characters other than line breaks');
 const BIO_LENGTH_MESSAGE = msg(`最多 ${BIO_MAX_GRAPHEMES} 个字符`, `must be at most ${BIO_MAX_GRAPHEMES} characters`);
 
 /**
@@ -71,12 +72,17 @@ export class UpdateProfileDto {
     maxLength: BIO_MAX_CODE_POINTS,
     description:
       `Trimmed; at most ${BIO_MAX_GRAPHEMES} characters as a person counts them (an emoji or a Chinese character is one) ` +
-      `and at most ${BIO_MAX_CODE_POINTS} Unicode code points; no control characters; null (or blank) clears it.`,
+      `and at most ${BIO_MAX_CODE_POINTS} Unicode code points; line breaks allowed (stored as \\n), no other control characters; null (or blank) clears it.`,
   })
-  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
+  // A bio may have several lines (a textarea): each line break is stored as \n, whatever the client sent.
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normalizeLineBreaks(value.trim()) : value))
   @IsOptional()
   @IsString()
-  @CustomRule('noControlCharacters', (value) => typeof value === 'string' && !hasControlCharacters(value), BIO_CONTROL_MESSAGE)
+  @CustomRule(
+    'noControlCharacters',
+    (value) => typeof value === 'string' && !hasControlCharacters(value.replaceAll('\n', '')),
+    BIO_CONTROL_MESSAGE,
+  )
   @CustomRule(
     'maxLength',
     (value) => typeof value === 'string' && fitsLength(value, BIO_MAX_GRAPHEMES, BIO_MAX_CODE_POINTS),
