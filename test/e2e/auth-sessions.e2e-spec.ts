@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { getRedisConnectionToken } from '@nestjs-modules/ioredis';
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
@@ -229,14 +230,34 @@ describe('auth: login, refresh, logout', () => {
 
     it('a batch that fails is retried one by one: its callers still get their own tokens', async () => {
       const users = await Promise.all(Array.from({ length: 4 }, () => signUpAndLogin(t, mailbox)));
-      const repository: { rotateMany: () => Promise<unknown> } = t.app.get(SessionsRepository, { strict: false });
-      const failing = jest.spyOn(repository, 'rotateMany').mockRejectedValueOnce(new Error('deadlock detected'));
+      // PostgreSQL refuses any statement that rotates more than one of these sessions at once (the
+      // batch), as a deadlock would, and counts how often it did in a sequence (not rolled back).
+      const tag = `test_batch_fail_${randomUUID().replace(/-/g, '')}`;
+      const sessions = users.map((u) => `'${sessionOf(u)}'`).join(', ');
+      await db.query(`CREATE SEQUENCE ${tag}_refused`);
+      await db.query(
+        `CREATE FUNCTION ${tag}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+           IF (SELECT count(*) FROM new_rows WHERE session_id IN (${sessions})) > 1 THEN
+             PERFORM nextval('${tag}_refused');
+             RAISE EXCEPTION 'deadlock detected (test)' USING ERRCODE = '40P01';
+           END IF;
+           RETURN NULL;
+         END $$`,
+      );
+      await db.query(
+        `CREATE TRIGGER ${tag} AFTER INSERT ON auth_refresh_tokens REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${tag}()`,
+      );
       try {
         const answers = await Promise.all(users.map((u) => t.app.get(SessionsService).refresh(u.refreshToken, meta)));
-        expect(failing).toHaveBeenCalledTimes(1);
         expect(answers.map((a) => claimsOf(a.access_token).sid)).toEqual(users.map(sessionOf));
+        const [{ refused }] = await db.query<[{ refused: string }]>(
+          `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS refused FROM ${tag}_refused`,
+        );
+        expect(Number(refused)).toBe(1); // the one batch, then each rotation alone
       } finally {
-        failing.mockRestore();
+        await db.query(`DROP TRIGGER ${tag} ON auth_refresh_tokens`);
+        await db.query(`DROP FUNCTION ${tag}()`);
+        await db.query(`DROP SEQUENCE ${tag}_refused`);
       }
     });
   });

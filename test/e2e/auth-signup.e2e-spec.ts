@@ -429,7 +429,11 @@ describe('auth: one mail per 60 s per address', () => {
       expect(retryAfter).toBeGreaterThan(50);
       expect(retryAfter).toBeLessThanOrEqual(60);
     }
-    // Only the one code mail went out.
+    // Only the one code mail was queued (nothing for the unknown address), and it went out.
+    const queued = await t.app
+      .get(DataSource)
+      .query<{ to: string }[]>(`SELECT "to" FROM mail_outbox WHERE "to" IN ($1, $2)`, [pendingEmail, unknown]);
+    expect(queued).toEqual([{ to: pendingEmail }]);
     await eventually(() => mailbox.mailsTo(pendingEmail).length === 1);
   });
 });

@@ -9,7 +9,7 @@ import { pooledRandomValuesInstalled } from '../../src/common/random/pooled-rand
 import { PasswordHasher } from '../../src/modules/auth/password-hasher';
 import { ProbeModule } from './support/probe.module';
 import { createTestApp, type TestApp } from './support/test-app';
-import { expectProblem, request } from './support/http';
+import { eventually, expectProblem, request } from './support/http';
 import { createUser } from './support/users';
 import { randomIp } from './support/auth';
 
@@ -336,25 +336,42 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
     it('the counting script goes by its SHA (EVALSHA), and survives Redis forgetting it', async () => {
       const storage = t.app.get<ThrottlerStorage>(ThrottlerStorage);
       const redis = t.app.get<Redis>(getRedisConnectionToken());
-      const evalshaCalls = async (): Promise<number> =>
-        Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
       const key = `probe-${randomUUID()}`;
-      const before = await evalshaCalls();
-      const hits = [];
-      for (let i = 0; i < 3; i++) hits.push(await storage.increment(key, 60_000, 2, 30_000, 'default'));
-      expect(hits.map((h) => [h.totalHits, h.isBlocked])).toEqual([
-        [1, false],
-        [2, false],
-        [3, true],
-      ]);
-      expect(hits[0]!.timeToExpire).toBeGreaterThan(55);
-      expect(hits[0]!.timeToExpire).toBeLessThanOrEqual(60);
-      expect(hits[2]!.timeToBlockExpire).toBe(30);
-      // Other test files share this Redis, so only a lower bound: without the SHA every call is an EVAL.
-      expect((await evalshaCalls()) - before).toBeGreaterThanOrEqual(3);
-      await redis.script('FLUSH');
-      const again = await storage.increment(key, 60_000, 2, 30_000, 'default');
-      expect([again.totalHits, again.isBlocked]).toEqual([4, true]);
+      // The commands this app sends for this key, and how each ended (INFO's counters are the whole server's).
+      const send = redis.sendCommand.bind(redis);
+      const commands: string[] = [];
+      const spy = jest.spyOn(redis, 'sendCommand').mockImplementation((command, stream) => {
+        if (command.args.some((arg) => String(arg).includes(key))) {
+          command.promise.then(
+            () => commands.push(`${command.name} ok`),
+            () => commands.push(`${command.name} failed`),
+          );
+        }
+        return send(command, stream);
+      });
+      try {
+        const hits = [];
+        for (let i = 0; i < 3; i++) hits.push(await storage.increment(key, 60_000, 2, 30_000, 'default'));
+        expect(hits.map((h) => [h.totalHits, h.isBlocked])).toEqual([
+          [1, false],
+          [2, false],
+          [3, true],
+        ]);
+        expect(hits[0]!.timeToExpire).toBeGreaterThan(55);
+        expect(hits[0]!.timeToExpire).toBeLessThanOrEqual(60);
+        expect(hits[2]!.timeToBlockExpire).toBe(30);
+        await eventually(() => commands.length === 3);
+        expect(commands).toEqual(['evalsha ok', 'evalsha ok', 'evalsha ok']);
+        commands.length = 0;
+        await redis.script('FLUSH');
+        const again = await storage.increment(key, 60_000, 2, 30_000, 'default');
+        expect([again.totalHits, again.isBlocked]).toEqual([4, true]);
+        // Redis no longer knows the SHA: one EVAL sends the script again.
+        await eventually(() => commands.length === 2);
+        expect(commands).toEqual(['evalsha failed', 'eval ok']);
+      } finally {
+        spy.mockRestore();
+      }
     });
 
     it('counts an IPv6 client by its /64 behind a trusted proxy, so changing address does not reset its budget', async () => {
@@ -419,7 +436,8 @@ describe('foundation: problem+json, request id, health, CORS, rate limits', () =
         const first = await remaining();
         expect(await remaining()).toBe(first - 1);
         const redis = proxied.app.get<Redis>(getRedisConnectionToken());
-        const keys = await redis.keys('*rate:default:*'); // this run's, of every test file
+        // KEYS takes no key prefix from the client: this run's keys, of every test file.
+        const keys = await redis.keys(`${proxied.config.redis.keyPrefix}{rate:default:*`);
         expect(keys.length).toBeGreaterThan(0);
         for (const key of keys) {
           expect(key.length).toBeLessThan(200);
