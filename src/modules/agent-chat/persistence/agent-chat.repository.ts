@@ -306,8 +306,23 @@ function storable(_key: string, value: unknown): unknown {
 /** The session's title: the first message, whitespace collapsed, cut at a readable length. */
 export function titleFrom(message: string): string {
   const flat = message.replace(/\s+/g, ' ').trim();
-  return flat.length <= 80 ? flat : `${flat.slice(0, 79)}…`;
+  if (flat.length <= TITLE_MAX_CODE_POINTS || [...flat].length <= TITLE_MAX_CODE_POINTS) return flat;
+  // Cut between characters as a person sees them, never inside an emoji (a surrogate pair cut
+  // in two was stored as U+FFFD) or a ZWJ sequence.
+  let title = '';
+  let codePoints = 0;
+  for (const { segment } of TITLE_GRAPHEMES.segment(flat)) {
+    const size = [...segment].length;
+    if (codePoints + size > TITLE_MAX_CODE_POINTS - 1) return `${title}…`;
+    title += segment;
+    codePoints += size;
+  }
+  return title;
 }
+
+/** A title's length in code points, ellipsis included (the column holds 120). */
+const TITLE_MAX_CODE_POINTS = 80;
+const TITLE_GRAPHEMES = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 /** A stored message as {@link OPEN_RUN_IN_SESSION} reads it back. */
 interface HistoryRow {
