@@ -8,12 +8,25 @@ import type { CreateAgentChatDto } from './dto/create-agent-chat.dto';
 import type { AgUiEvent } from './events/ag-ui-events';
 
 /** True when the client asked for Server-Sent Events (`Accept: text/event-stream`). */
+/**
+ * Whether the caller asked for the event stream: `text/event-stream` acceptable (q > 0) and
+ * preferred at least as much as JSON (`application/json`, `application/*` or `*\/*`), so
+ * `application/json, text/event-stream;q=0.5` still gets JSON. Hand-written: the only choice
+ * between two media types, which a negotiation library would not make simpler.
+ */
 export function wantsEventStream(accept: string | undefined): boolean {
-  return (accept ?? '').split(',').some((range) => {
-    const [type, ...params] = range.trim().split(';');
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    return type?.trim().toLowerCase() === 'text/event-stream' && (q === undefined || Number(q.slice(2)) > 0);
-  });
+  let sse = 0;
+  let json = 0;
+  for (const range of (accept ?? '').split(',')) {
+    const [rawType, ...params] = range.split(';');
+    const type = rawType?.trim().toLowerCase();
+    const qParam = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (!Number.isFinite(q)) continue;
+    if (type === 'text/event-stream') sse = Math.max(sse, q);
+    else if (type === 'application/json' || type === 'application/*' || type === '*/*') json = Math.max(json, q);
+  }
+  return sse > 0 && sse >= json;
 }
 
 export function formatSse(event: AgUiEvent, seq: number): string {
