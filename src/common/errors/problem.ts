@@ -134,6 +134,14 @@ const OUTAGE_MESSAGES = [
   'Cannot use a pool after calling end',
 ];
 
+/**
+ * Redis replies that say it cannot serve right now rather than that the command was wrong: a
+ * replica after a failover (READONLY), a server loading its data or without a master, a cluster
+ * reconfiguring, a full memory (OOM, without an eviction policy, as docs/operations.md asks), a
+ * long script (BUSY).
+ */
+const REDIS_UNAVAILABLE_REPLY = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|OOM|BUSY) /;
+
 /** A PostgreSQL or Redis outage (not a bug): answered 503 `dependency_unavailable`. */
 export function isDependencyOutage(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
@@ -141,6 +149,7 @@ export function isDependencyOutage(error: unknown): boolean {
     const { code, name, message } = e as { code?: unknown; name?: unknown; message?: unknown };
     if (typeof code === 'string' && (PG_CONNECTION_CODES.has(code) || NET_CODES.has(code))) return true;
     if (name === 'MaxRetriesPerRequestError' || name === 'RedisUnavailableError') return true;
+    if (name === 'ReplyError' && typeof message === 'string' && REDIS_UNAVAILABLE_REPLY.test(message)) return true;
     if (isReleasedByConnectionLoss(e)) return true;
     if (typeof message === 'string' && OUTAGE_MESSAGES.some((m) => message.includes(m))) return true;
     const driverError = (e as { driverError?: unknown }).driverError;
