@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
@@ -36,6 +37,11 @@ async function bootstrap(): Promise<void> {
   await configureApp(app, config);
   installShutdown(app, config.http.shutdownTimeoutMs);
   await app.listen({ port: config.port, host: '0.0.0.0' });
+  const address = app.getHttpServer().address();
+  new Logger('Main').log(
+    { event: 'http.listening', port: typeof address === 'object' && address ? address.port : config.port, node: process.version },
+    'listening',
+  );
 }
 
 /**

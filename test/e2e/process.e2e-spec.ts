@@ -146,6 +146,10 @@ describe('process lifecycle', () => {
       .map(
         (l) => JSON.parse(l) as { msg?: string; request_id?: string; req?: { method: string; url: string }; res?: { statusCode: number } },
       );
+    // One start-up line says the process is serving, and on which port.
+    expect(lines.filter((l) => (l as { event?: string }).event === 'http.listening')).toEqual([
+      expect.objectContaining({ msg: 'listening', port, node: process.version }),
+    ]);
     const access = lines.filter((l) => l.msg === 'request completed');
     expect(access.find((l) => l.request_id === 'req-access-1')).toEqual(
       expect.objectContaining({
