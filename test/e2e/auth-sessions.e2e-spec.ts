@@ -287,7 +287,10 @@ describe('auth: login, refresh, logout', () => {
         u.user.id,
       ]);
       expect(row!.revoked_reason).toBe('refresh_reuse');
-      expect(warn).toHaveBeenCalledWith(expect.objectContaining({ event: 'security.refresh_token_reuse' }), expect.any(String));
+      expect(warn).toHaveBeenCalledWith(
+        expect.objectContaining({ event: 'security.refresh_token_reuse', user_id: u.user.id }),
+        expect.any(String),
+      );
       // Other sessions of the user are untouched.
       expect((await login(u.user.email, u.password)).status).toBe(200);
     } finally {

@@ -14,7 +14,7 @@ import { SessionsRepository, type SessionUser } from './sessions.repository';
 type RefreshOutcome =
   | { readonly kind: 'ok'; readonly sessionId: string; readonly user: SessionUser; readonly refreshToken: string }
   | { readonly kind: 'invalid' }
-  | { readonly kind: 'revoked'; readonly sessionId: string; readonly reason: 'refresh_reuse' | 'expired' };
+  | { readonly kind: 'revoked'; readonly sessionId: string; readonly userId: string; readonly reason: 'refresh_reuse' | 'expired' };
 
 /**
  * Sessions: opened by verify and login, refreshed with rotating tokens, closed by logout. The
@@ -110,7 +110,7 @@ export class SessionsService {
       if (!s || s.revoked_at) return { kind: 'invalid' };
       if (s.expired) {
         await this.sessions.revoke(m, s.id, 'expired');
-        return { kind: 'revoked', sessionId: s.id, reason: 'expired' };
+        return { kind: 'revoked', sessionId: s.id, userId: s.user_id, reason: 'expired' };
       }
       if (s.refresh_hash === hash) {
         await this.sessions.rotate(m, s.id, hashRefreshToken(next), this.secrets.seal(next, hash));
@@ -121,7 +121,7 @@ export class SessionsService {
         return { kind: 'ok', sessionId: s.id, user: s, refreshToken: this.secrets.unseal(s.replacement_sealed, hash) };
       }
       await this.sessions.revoke(m, s.id, 'refresh_reuse');
-      return { kind: 'revoked', sessionId: s.id, reason: 'refresh_reuse' };
+      return { kind: 'revoked', sessionId: s.id, userId: s.user_id, reason: 'refresh_reuse' };
     });
   }
 
@@ -133,6 +133,7 @@ export class SessionsService {
           {
             event: 'security.refresh_token_reuse',
             session_id: outcome.sessionId,
+            user_id: outcome.userId,
             request_id: meta.requestId,
             ip: meta.ip,
             user_agent: meta.userAgent,
