@@ -12,7 +12,7 @@ const spin = (ms: number): void => {
 };
 
 /**
- * The same spin, 300 ms, in a worker thread that then says it is done, and stays (listening) until
+ * A longer spin, 600 ms, in a worker thread that then says it is done, and stays (listening) until
  * it is terminated: a thread that ended before the snapshot would no longer be listed, and its
  * time with it (on a busy machine the snapshot can come late).
  */
@@ -20,7 +20,7 @@ const WORKER_SPIN = `
 const { readFileSync } = require('node:fs');
 const { parentPort } = require('node:worker_threads');
 const onCpuNs = () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
-const until = onCpuNs() + 300e6;
+const until = onCpuNs() + 600e6;
 while (onCpuNs() < until);
 parentPort.on('message', () => undefined);
 parentPort.postMessage('done');
@@ -45,8 +45,11 @@ describe('bench CPU accounting: where a scenario’s CPU went', () => {
     await worker.terminate();
 
     expect(used.serverMain).toBeGreaterThanOrEqual(150);
-    expect(used.serverMain).toBeLessThan(300); // the worker's 300 ms are not the main thread's
-    expect(used.serverThreads).toBeGreaterThanOrEqual(300);
+    // The worker's 600 ms are not the main thread's: charged to it, they would make it 750 ms and
+    // more. (The main thread also starts the worker and runs Jest: up to 400 ms of it seen on a
+    // busy machine, so the bound is the worker's time rather than anything tighter.)
+    expect(used.serverMain).toBeLessThan(600);
+    expect(used.serverThreads).toBeGreaterThanOrEqual(600);
     // The machine's count (10 ms ticks, every core) covers at least most of what the threads used.
     expect(used.machine).toBeGreaterThan(0.5 * (used.serverMain + used.serverThreads));
   });
