@@ -1,8 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { noteProblemCode } from '../logging/access-log';
+import { noteProblemCode, userIdOf } from '../logging/access-log';
 import { serializeErrorBrief } from '../logging/error-serializer';
-import { PROBLEM_CONTENT_TYPE, toProblem } from './problem';
+import { POOL_WAIT_TIMEOUT_MESSAGE, PROBLEM_CONTENT_TYPE, toProblem } from './problem';
 
 /**
  * pg-pool's message for a request that found no free connection in time: PostgreSQL may be fine
@@ -10,7 +10,7 @@ import { PROBLEM_CONTENT_TYPE, toProblem } from './problem';
  */
 function hintFor(error: unknown, depth = 0): string | undefined {
   if (!(error instanceof Error) || depth > 4) return undefined;
-  if (error.message.includes('timeout exceeded when trying to connect')) {
+  if (error.message.includes(POOL_WAIT_TIMEOUT_MESSAGE)) {
     return 'no database connection was free within the connect timeout: the pool (DB_POOL_SIZE) may be exhausted rather than PostgreSQL down';
   }
   return hintFor(error.cause, depth + 1) ?? hintFor((error as { driverError?: unknown }).driverError, depth + 1);
@@ -42,7 +42,7 @@ export function sendProblem(error: unknown, request: FastifyRequest, reply: Fast
       request_id: request.id,
       method: request.method,
       path: problem.body.instance,
-      user_id: (request as { user?: { id?: string } }).user?.id,
+      user_id: userIdOf(request),
     };
     // A bug: the whole error with its stack. A known failure (an outage, shedding load, a model
     // failure): what and why without the stack, one line per request while it lasts.

@@ -123,9 +123,11 @@ function toDomainError(error: unknown): DomainError {
 
 const PG_CONNECTION_CODES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004']);
 const NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** pg-pool's message when no connection was free (or could be opened) within the connect timeout. */
+export const POOL_WAIT_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
 const OUTAGE_MESSAGES = [
   'Connection terminated',
-  'timeout exceeded when trying to connect',
+  POOL_WAIT_TIMEOUT_MESSAGE,
   'Connection is closed',
   'Command timed out',
   "Stream isn't writeable",

@@ -47,6 +47,11 @@ export class AccessLog implements OnApplicationShutdown {
 const PROBLEM_CODE = Symbol('problemCode');
 type NotedRequest = FastifyRequest & { [PROBLEM_CODE]?: string; user?: { id?: string } };
 
+/** The authenticated caller's id (set by the bearer-token guard), if any. */
+export function userIdOf(request: FastifyRequest): string | undefined {
+  return (request as NotedRequest).user?.id;
+}
+
 /** Records the problem code a request was answered with, for its access line. */
 export function noteProblemCode(request: FastifyRequest, code: string): void {
   (request as NotedRequest)[PROBLEM_CODE] = code;
@@ -80,7 +85,7 @@ export function installAccessLog(fastify: FastifyInstance, log: AccessLog): void
         responseTime: Math.round(reply.elapsedTime * 100) / 100,
         // Which 401 or 429 it was, and whose request: absent (not written) when there is none.
         code: noted[PROBLEM_CODE],
-        user_id: noted.user?.id,
+        user_id: userIdOf(request),
       },
       'request completed',
     );

@@ -13,3 +13,6 @@ const UNSTORABLE = /\0|[\uD800-\uDFFF]/gu;
 export function toStorableText(text: string): string {
   return text.replace(UNSTORABLE, '\uFFFD');
 }
+
+/** Splits text into characters as a person counts them (extended grapheme clusters). */
+export const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: 'grapheme' });

@@ -1,4 +1,4 @@
-import { LONE_SURROGATE } from '../../common/text/unicode';
+import { GRAPHEMES, LONE_SURROGATE } from '../../common/text/unicode';
 
 /**
  * Field rules for profiles, shared by the DTOs (validation) and the service (normalization).
@@ -20,7 +20,6 @@ const CONTROL_CHARACTER = /\p{Cc}/u;
 const WHITESPACE = /\s/u;
 // WHATWG parsing forgives `http:/x`, `http:///x` and backslashes; the stored string must be canonical-looking.
 const HTTP_PREFIX = /^https?:\/\/[^/\\]/i;
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 export function isValidUsername(value: unknown): value is string {
   return typeof value === 'string' && USERNAME_PATTERN.test(value);
@@ -37,7 +36,7 @@ export function normalizeEmail(email: string): string {
  */
 export function countGraphemes(text: string): number {
   let count = 0;
-  for (const _ of graphemes.segment(text)) count++;
+  for (const _ of GRAPHEMES.segment(text)) count++;
   return count;
 }
 

@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { preparedStatement, runPrepared } from '../../../common/database/prepared-statement';
 import { isUniqueViolation, sqlStateOf } from '../../../common/database/unique-violation';
-import { toStorableText } from '../../../common/text/unicode';
+import { GRAPHEMES, toStorableText } from '../../../common/text/unicode';
 import { agentChatError } from '../agent-chat.errors';
 import type { AgUiEvent, CompletedToolCall, TokenUsage } from '../events/ag-ui-events';
 import type { HistoryMessage } from '../history/history-message';
@@ -311,7 +311,7 @@ export function titleFrom(message: string): string {
   // in two was stored as U+FFFD) or a ZWJ sequence.
   let title = '';
   let codePoints = 0;
-  for (const { segment } of TITLE_GRAPHEMES.segment(flat)) {
+  for (const { segment } of GRAPHEMES.segment(flat)) {
     const size = [...segment].length;
     if (codePoints + size > TITLE_MAX_CODE_POINTS - 1) return `${title}…`;
     title += segment;
@@ -322,7 +322,6 @@ export function titleFrom(message: string): string {
 
 /** A title's length in code points, ellipsis included (the column holds 120). */
 const TITLE_MAX_CODE_POINTS = 80;
-const TITLE_GRAPHEMES = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 /** A stored message as {@link OPEN_RUN_IN_SESSION} reads it back. */
 interface HistoryRow {
